@@ -1,0 +1,20 @@
+#!/bin/sh
+# Installs every Debian package socklb needs to build, test and run its demo.
+# Only Debian's archive is used; nothing is downloaded from elsewhere.
+set -eu
+
+PACKAGES="
+  make gcc clang llvm pkg-config xz-utils git
+  libbpf-dev bpftool libelf-dev zlib1g-dev libjson-c-dev
+  check libsubunit-dev valgrind
+  iproute2 iptables python3 python3-grpcio
+"
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "install-deps: run as root (e.g. sudo make deps)" >&2
+	exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update
+# shellcheck disable=SC2086 # the list is meant to split into words
+apt-get install -y --no-install-recommends $PACKAGES

@@ -1,0 +1,89 @@
+#!/usr/bin/python3
+"""Run the socklb agent for a test: its own pin path, a test cgroup, and
+helpers to read `socklb status --json`, send SIGHUP and stop it.
+
+The agent runs in the root network namespace (as on a node) but is attached
+only to the cgroup the test made, so nothing else on the machine is touched.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from topology import wait_for_line
+
+REPO = Path(__file__).resolve().parents[2]
+SOCKLB = str(REPO / "build" / "socklb")
+BPFFS = "/sys/fs/bpf"
+
+
+def ensure_bpffs():
+    """Mount the BPF filesystem if this machine has none yet."""
+    with open("/proc/self/mounts") as f:
+        if any(line.split()[1] == BPFFS and line.split()[2] == "bpf" for line in f):
+            return
+    subprocess.run(["mount", "-t", "bpf", "bpf", BPFFS], check=True, timeout=10)
+
+
+class Agent:
+    """socklb agent started through the topology (so cleanup kills it)."""
+
+    def __init__(self, topo, cgroup, services=(), config=None, extra=()):
+        ensure_bpffs()
+        self.topo = topo
+        self.pin_path = f"{BPFFS}/socklb-test-{os.getpid()}-{len(topo.procs)}"
+        argv = [SOCKLB, "agent", "--cgroup", cgroup, "--pin-path", self.pin_path]
+        for spec in services:
+            argv += ["--service", spec]
+        if config:
+            argv += ["--config", config]
+        argv += list(extra)
+        # stderr carries the log; keep it on a pipe to wait for "ready".
+        self.proc = topo.spawn(argv, label="agent", stderr=subprocess.STDOUT)
+        wait_for_line(self.proc, r"msg=ready", 20)
+
+    def status(self):
+        res = subprocess.run([SOCKLB, "status", "--json", "--pin-path", self.pin_path],
+                             capture_output=True, text=True, timeout=10)
+        assert res.returncode == 0, res.stderr
+        return json.loads(res.stdout)
+
+    def backends(self, vip):
+        """{backend address: its status dict} for the service at vip."""
+        for svc in self.status()["services"]:
+            if svc["vip"] == vip:
+                return {b["address"]: b for b in svc["backends"]}
+        raise AssertionError(f"service {vip} not in status")
+
+    def wait_backends(self, vip, predicate, timeout=5.0):
+        """Polls status until predicate(backends) holds; returns them."""
+        deadline = time.monotonic() + timeout
+        while True:
+            bes = self.backends(vip)
+            if predicate(bes) or time.monotonic() > deadline:
+                return bes
+            time.sleep(0.05)
+
+    def reload(self):
+        self.proc.send_signal(signal.SIGHUP)
+        wait_for_line(self.proc, r"msg=\"?reload", 10)
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        rc = self.proc.wait(10)
+        return rc
+
+
+def run_socklb(args, timeout=20):
+    """socklb with args; returns CompletedProcess (stdout and stderr text)."""
+    return subprocess.run([SOCKLB, *args], capture_output=True, text=True, timeout=timeout)
+
+
+def cgroup_programs(cgroup):
+    """Names of the BPF programs attached to cgroup (bpftool's view)."""
+    res = subprocess.run(["bpftool", "-j", "cgroup", "show", cgroup],
+                         capture_output=True, text=True, timeout=10)
+    return [p.get("name", "") for p in json.loads(res.stdout.strip() or "[]")]

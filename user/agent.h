@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* The agent: loads socklb, keeps the maps true to the configured services. */
+#ifndef SOCKLB_AGENT_H
+#define SOCKLB_AGENT_H
+
+#include <stdbool.h>
+#include "service_spec.h"
+
+struct agent_config {
+	char **service_args; /* --service VIP:PORT=SOURCE texts */
+	size_t n_service_args;
+	const char *config_path; /* --config, re-read on SIGHUP; may be NULL */
+	const char *cgroup_path;
+	const char *pin_path;
+	enum socklb_policy policy;
+	__u32 max_services;
+	__u32 max_backends;
+	__u32 max_sockets;
+};
+
+/*
+ * Loads socklb with the services in specs (from config_gather) and runs until
+ * SIGTERM or SIGINT; returns the process exit status.
+ */
+int agent_run(const struct agent_config *cfg, const struct service_spec_list *specs);
+
+#endif

@@ -1,0 +1,165 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* "socklb agent": options, checks, then the agent itself. */
+#include "agent.h"
+#include "cli.h"
+#include "config_file.h"
+#include "log.h"
+#include "preflight.h"
+
+#include <argp.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum agent_option {
+	OPT_POLICY = 1000,
+	OPT_PIN_PATH,
+	OPT_CGROUP,
+	OPT_MAX_SERVICES,
+	OPT_MAX_BACKENDS,
+	OPT_MAX_SOCKETS,
+};
+
+static const struct argp_option agent_options[] = {
+	{ "service", 's', "VIP:PORT=SOURCE", 0,
+	  "Balance connects to VIP:PORT over the backends SOURCE gives. SOURCE is "
+	  "static:IP:PORT[,IP:PORT...] (IPv6 as [ADDR]:PORT; 'static:' alone means no "
+	  "backends: connects are refused with ECONNREFUSED). Repeatable.",
+	  0 },
+	{ "config", 'c', "FILE", 0,
+	  "Read services from FILE, one VIP:PORT=SOURCE per line ('#' comments). "
+	  "SIGHUP re-reads it.",
+	  0 },
+	{ "cgroup", OPT_CGROUP, "PATH", 0,
+	  "Attach to this cgroup v2 directory (default: the cgroup v2 root, from the mounts)", 0 },
+	{ "pin-path", OPT_PIN_PATH, "PATH", 0, "Pin maps here (default " SOCKLB_DEFAULT_PIN_PATH ")",
+	  0 },
+	{ "policy", OPT_POLICY, "least-conn|random", 0, "Backend choice (default least-conn)", 0 },
+	{ "max-services", OPT_MAX_SERVICES, "N", 0, "Service map size (default 65536)", 0 },
+	{ "max-backends", OPT_MAX_BACKENDS, "N", 0, "Backend map size (default 262144)", 0 },
+	{ "max-sockets", OPT_MAX_SOCKETS, "N", 0,
+	  "Tracked-connection map size (default 262144); beyond it the oldest entries are "
+	  "forgotten and their live counts are lost",
+	  0 },
+	{ "verbose", 'v', NULL, 0, "Debug logging, including libbpf and the verifier", 0 },
+	{ 0 },
+};
+
+struct agent_args {
+	struct agent_config cfg;
+	char cgroup_root[4096];
+};
+
+static error_t parse_agent_option(int key, char *arg, struct argp_state *state)
+{
+	struct agent_args *args = state->input;
+	struct agent_config *cfg = &args->cfg;
+	char **grown;
+
+	switch (key) {
+	case 's':
+		grown = realloc(cfg->service_args, (cfg->n_service_args + 1) * sizeof(*grown));
+		if (!grown)
+			argp_failure(state, 1, ENOMEM, "--service");
+		cfg->service_args = grown;
+		cfg->service_args[cfg->n_service_args++] = arg;
+		break;
+	case 'c':
+		cfg->config_path = arg;
+		break;
+	case OPT_CGROUP:
+		cfg->cgroup_path = arg;
+		break;
+	case OPT_PIN_PATH:
+		cfg->pin_path = arg;
+		break;
+	case OPT_POLICY:
+		if (!strcmp(arg, "least-conn"))
+			cfg->policy = SOCKLB_POLICY_LEAST_CONN;
+		else if (!strcmp(arg, "random"))
+			cfg->policy = SOCKLB_POLICY_RANDOM;
+		else
+			argp_error(state, "unknown --policy '%s': use least-conn or random", arg);
+		break;
+	case OPT_MAX_SERVICES:
+		cfg->max_services = cli_parse_count(state, "--max-services", arg);
+		break;
+	case OPT_MAX_BACKENDS:
+		cfg->max_backends = cli_parse_count(state, "--max-backends", arg);
+		break;
+	case OPT_MAX_SOCKETS:
+		cfg->max_sockets = cli_parse_count(state, "--max-sockets", arg);
+		break;
+	case 'v':
+		log_set_level(LOG_DEBUG);
+		break;
+	case ARGP_KEY_ARG:
+		argp_error(state, "unexpected argument '%s'", arg);
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+static const struct argp agent_argp = {
+	agent_options, parse_agent_option, NULL,
+	"Load socklb, attach it to a cgroup and keep its service maps up to date until "
+	"SIGTERM or SIGINT (SIGHUP re-reads --config). Needs root.",
+	NULL, NULL, NULL,
+};
+
+static int check_machine(struct agent_args *args)
+{
+	struct agent_config *cfg = &args->cfg;
+	char err[1024];
+
+	if (!cfg->cgroup_path) {
+		if (find_cgroup2_root(args->cgroup_root, sizeof(args->cgroup_root), err,
+				      sizeof(err)))
+			goto fail;
+		cfg->cgroup_path = args->cgroup_root;
+	}
+	if (preflight_privileges(err, sizeof(err)) || preflight_btf(err, sizeof(err)) ||
+	    preflight_bpffs(cfg->pin_path, err, sizeof(err)) ||
+	    preflight_cgroup(cfg->cgroup_path, err, sizeof(err)))
+		goto fail;
+	return 0;
+fail:
+	fprintf(stderr, "socklb agent: %s\n", err);
+	return -1;
+}
+
+int cmd_agent(int argc, char **argv)
+{
+	struct agent_args args = {
+		.cfg = {
+			.pin_path = SOCKLB_DEFAULT_PIN_PATH,
+			.policy = SOCKLB_POLICY_LEAST_CONN,
+			.max_services = SOCKLB_DEFAULT_MAX_SERVICES,
+			.max_backends = SOCKLB_DEFAULT_MAX_BACKENDS,
+			.max_sockets = SOCKLB_DEFAULT_MAX_SOCKETS,
+		},
+	};
+	struct service_spec_list specs;
+	char err[1024];
+	int status = EXIT_USAGE;
+
+	if (argp_parse(&agent_argp, argc, argv, 0, NULL, &args))
+		return EXIT_USAGE;
+	if (config_gather(args.cfg.service_args, args.cfg.n_service_args, args.cfg.config_path,
+			  &specs, err, sizeof(err))) {
+		fprintf(stderr, "socklb agent: %s\n", err);
+		goto out;
+	}
+	status = EXIT_FAILURE;
+	if (check_machine(&args) == 0) {
+		log_capture_libbpf();
+		status = agent_run(&args.cfg, &specs);
+	}
+	service_spec_list_free(&specs);
+out:
+	free(args.cfg.service_args);
+	return status;
+}

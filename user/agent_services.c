@@ -1,0 +1,239 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include "agent_services.h"
+#include "log.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void service_table_init(struct service_table *t, const struct lb_maps *maps, __u32 max_services,
+			__u32 max_backends)
+{
+	memset(t, 0, sizeof(*t));
+	t->maps = maps;
+	id_pool_init(&t->service_ids, max_services + 1);
+	id_pool_init(&t->backend_ids, max_backends + 1);
+}
+
+static struct agent_service *find_service(struct service_table *t, const struct endpoint *vip)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		if (endpoint_equal(&t->items[i].vip, vip))
+			return &t->items[i];
+	}
+	return NULL;
+}
+
+static struct agent_service *add_service(struct service_table *t, const struct service_spec *spec)
+{
+	char vip[ENDPOINT_STR_LEN];
+	struct agent_service *svc;
+	__u32 id;
+
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? 2 * t->cap : 16;
+		struct agent_service *grown = realloc(t->items, cap * sizeof(*grown));
+
+		if (!grown)
+			return NULL;
+		t->items = grown;
+		t->cap = cap;
+	}
+	id = id_pool_alloc(&t->service_ids);
+	if (!id) {
+		log_error("msg=\"service table full: raise --max-services\" service=%s",
+			  endpoint_str(&spec->vip, vip, sizeof(vip)));
+		return NULL;
+	}
+	svc = &t->items[t->n++];
+	memset(svc, 0, sizeof(*svc));
+	svc->vip = spec->vip;
+	lb_service_slots_init(&svc->slots, id);
+	return svc;
+}
+
+static int retire_backend(struct service_table *t, __u32 id)
+{
+	if (t->n_retired == t->cap_retired) {
+		size_t cap = t->cap_retired ? 2 * t->cap_retired : 64;
+		__u32 *grown = realloc(t->retired, cap * sizeof(*grown));
+
+		if (!grown)
+			return -1;
+		t->retired = grown;
+		t->cap_retired = cap;
+	}
+	t->retired[t->n_retired++] = id;
+	return 0;
+}
+
+/* Gives every new backend of the set an id and a map entry. */
+static int assign_ids(struct service_table *t, struct agent_service *svc, struct backend_set *set)
+{
+	char vip[ENDPOINT_STR_LEN], be[ENDPOINT_STR_LEN];
+
+	for (size_t i = 0; i < set->n; i++) {
+		struct backend_ref *ref = &set->items[i];
+
+		if (ref->id)
+			continue;
+		ref->id = id_pool_alloc(&t->backend_ids);
+		if (!ref->id) {
+			log_error("msg=\"backend table full: raise --max-backends\" service=%s",
+				  endpoint_str(&svc->vip, vip, sizeof(vip)));
+			return -1;
+		}
+		if (lb_maps_write_backend(t->maps, ref->id, &ref->ep, svc->slots.service_id)) {
+			log_error("msg=\"cannot write backend\" service=%s backend=%s",
+				  endpoint_str(&svc->vip, vip, sizeof(vip)),
+				  endpoint_str(&ref->ep, be, sizeof(be)));
+			id_pool_release(&t->backend_ids, ref->id);
+			ref->id = 0;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void release_unpublished(struct service_table *t, const struct backend_change *change,
+				const struct backend_set *old)
+{
+	for (size_t i = 0; i < change->next.n; i++) {
+		__u32 id = change->next.items[i].id;
+		bool kept = false;
+
+		for (size_t j = 0; j < old->n && !kept; j++)
+			kept = old->items[j].id == id;
+		if (id && !kept)
+			id_pool_release(&t->backend_ids, id);
+	}
+}
+
+static int publish(struct service_table *t, struct agent_service *svc,
+		   const struct backend_set *set)
+{
+	__u32 *ids = calloc(set->n ? set->n : 1, sizeof(*ids));
+	int err;
+
+	if (!ids)
+		return -1;
+	for (size_t i = 0; i < set->n; i++)
+		ids[i] = set->items[i].id;
+	err = lb_maps_publish(t->maps, &svc->vip, &svc->slots, ids, set->n);
+	free(ids);
+	return err;
+}
+
+static int update_backends(struct service_table *t, struct agent_service *svc,
+			   const struct service_spec *spec)
+{
+	struct backend_change change;
+	char vip[ENDPOINT_STR_LEN];
+
+	if (backend_set_change(&svc->backends, spec->backends, spec->n_backends, &change))
+		return -1;
+	if (svc->published && change.n_added == 0 && change.n_removed == 0) {
+		backend_change_free(&change);
+		return 0;
+	}
+	if (assign_ids(t, svc, &change.next) || publish(t, svc, &change.next)) {
+		release_unpublished(t, &change, &svc->backends);
+		backend_change_free(&change);
+		return -1;
+	}
+	for (size_t i = 0; i < change.n_removed; i++)
+		retire_backend(t, change.removed_ids[i]);
+	log_info("msg=\"service updated\" service=%s source=\"%s\" backends=%zu added=%zu "
+		 "removed=%zu",
+		 endpoint_str(&svc->vip, vip, sizeof(vip)), spec->source, change.next.n,
+		 change.n_added, change.n_removed);
+	svc->published = true;
+	backend_set_free(&svc->backends);
+	svc->backends = change.next;
+	change.next.items = NULL;
+	backend_change_free(&change);
+	return 0;
+}
+
+static int apply_spec(struct service_table *t, const struct service_spec *spec)
+{
+	struct agent_service *svc = find_service(t, &spec->vip);
+	char vip[ENDPOINT_STR_LEN];
+
+	if (!svc)
+		svc = add_service(t, spec);
+	if (!svc)
+		return -1;
+	svc->wanted = true;
+	free(svc->source);
+	svc->source = strdup(spec->source);
+	if (update_backends(t, svc, spec)) {
+		log_error("msg=\"cannot update service\" service=%s",
+			  endpoint_str(&spec->vip, vip, sizeof(vip)));
+		return -1;
+	}
+	return 0;
+}
+
+static void remove_service(struct service_table *t, size_t index)
+{
+	struct agent_service *svc = &t->items[index];
+	char vip[ENDPOINT_STR_LEN];
+
+	if (lb_maps_remove_service(t->maps, &svc->vip, &svc->slots))
+		log_warn("msg=\"cannot delete service from maps\" service=%s",
+			 endpoint_str(&svc->vip, vip, sizeof(vip)));
+	for (size_t i = 0; i < svc->backends.n; i++)
+		retire_backend(t, svc->backends.items[i].id);
+	id_pool_release(&t->service_ids, svc->slots.service_id);
+	log_info("msg=\"service removed\" service=%s", endpoint_str(&svc->vip, vip, sizeof(vip)));
+	backend_set_free(&svc->backends);
+	free(svc->source);
+	t->items[index] = t->items[--t->n];
+}
+
+int service_table_apply(struct service_table *t, const struct service_spec_list *specs)
+{
+	int ret = 0;
+
+	for (size_t i = 0; i < t->n; i++)
+		t->items[i].wanted = false;
+	for (size_t i = 0; i < specs->n; i++) {
+		if (apply_spec(t, &specs->items[i]))
+			ret = -1;
+	}
+	for (size_t i = t->n; i-- > 0;) {
+		if (!t->items[i].wanted)
+			remove_service(t, i);
+	}
+	service_table_reap_retired(t);
+	return ret;
+}
+
+void service_table_reap_retired(struct service_table *t)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < t->n_retired; i++) {
+		struct socklb_backend_stats st;
+		__u32 id = t->retired[i];
+
+		if (lb_maps_read_stats(t->maps, id, &st) == 0 && st.live + st.connecting > 0)
+			t->retired[kept++] = id;
+		else
+			id_pool_release(&t->backend_ids, id);
+	}
+	t->n_retired = kept;
+}
+
+void service_table_free(struct service_table *t)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		backend_set_free(&t->items[i].backends);
+		free(t->items[i].source);
+	}
+	free(t->items);
+	free(t->retired);
+	id_pool_free(&t->service_ids);
+	id_pool_free(&t->backend_ids);
+	memset(t, 0, sizeof(*t));
+}

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The agent's view of the services it balances, and the one operation that
+ * changes them: make the maps match a list of service specs.  Backends that
+ * stay keep their id, so their connections and counts are never disturbed.
+ */
+#ifndef SOCKLB_AGENT_SERVICES_H
+#define SOCKLB_AGENT_SERVICES_H
+
+#include "backend_set.h"
+#include "id_pool.h"
+#include "lb_maps.h"
+#include "service_spec.h"
+
+struct agent_service {
+	struct endpoint vip;
+	char *source;
+	struct lb_service_slots slots;
+	struct backend_set backends;
+	bool published; /* its entry is in the services map */
+	bool wanted; /* still in the specs being applied */
+};
+
+struct service_table {
+	const struct lb_maps *maps;
+	struct agent_service *items;
+	size_t n, cap;
+	struct id_pool service_ids;
+	struct id_pool backend_ids;
+	/* Ids of removed backends, reused only once their connections are gone. */
+	__u32 *retired;
+	size_t n_retired, cap_retired;
+};
+
+void service_table_init(struct service_table *t, const struct lb_maps *maps, __u32 max_services,
+			__u32 max_backends);
+/* Returns 0, or -1 if some service could not be applied (each one logged). */
+int service_table_apply(struct service_table *t, const struct service_spec_list *specs);
+/* Frees the ids of retired backends whose last connection has closed. */
+void service_table_reap_retired(struct service_table *t);
+void service_table_free(struct service_table *t);
+
+#endif

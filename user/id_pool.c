@@ -1,0 +1,44 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include "id_pool.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void id_pool_init(struct id_pool *pool, __u32 limit)
+{
+	memset(pool, 0, sizeof(*pool));
+	pool->limit = limit;
+	pool->next_fresh = 1;
+}
+
+__u32 id_pool_alloc(struct id_pool *pool)
+{
+	if (pool->n_released)
+		return pool->released[--pool->n_released];
+	if (pool->next_fresh >= pool->limit)
+		return 0;
+	return pool->next_fresh++;
+}
+
+int id_pool_release(struct id_pool *pool, __u32 id)
+{
+	if (id == 0 || id >= pool->limit)
+		return 0;
+	if (pool->n_released == pool->cap_released) {
+		size_t cap = pool->cap_released ? 2 * pool->cap_released : 64;
+		__u32 *grown = realloc(pool->released, cap * sizeof(*grown));
+
+		if (!grown)
+			return -1;
+		pool->released = grown;
+		pool->cap_released = cap;
+	}
+	pool->released[pool->n_released++] = id;
+	return 0;
+}
+
+void id_pool_free(struct id_pool *pool)
+{
+	free(pool->released);
+	memset(pool, 0, sizeof(*pool));
+}

@@ -1,0 +1,174 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include "loader.h"
+#include "log.h"
+#include "socklb.skel.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void map_pin_path(const struct loader *l, const char *name, char *out, size_t outlen)
+{
+	snprintf(out, outlen, "%s/%s", l->pin_path, name);
+}
+
+/* Removes our pins from the pin path (a previous agent's, or our own). */
+static void unpin_maps(struct loader *l)
+{
+	for (size_t i = 0; i < LB_MAP_COUNT; i++) {
+		char path[4200];
+
+		map_pin_path(l, lb_map_names[i], path, sizeof(path));
+		if (unlink(path) && errno != ENOENT)
+			log_warn("msg=\"cannot unpin map\" path=%s error=\"%s\"", path, strerror(errno));
+	}
+	l->maps_pinned = false;
+}
+
+static int lock_pin_dir(struct loader *l, char *err, size_t errlen)
+{
+	if (mkdir(l->pin_path, 0700) && errno != EEXIST) {
+		snprintf(err, errlen, "cannot create pin path %s: %s", l->pin_path, strerror(errno));
+		return -1;
+	}
+	l->pin_dir_fd = open(l->pin_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (l->pin_dir_fd < 0) {
+		snprintf(err, errlen, "cannot open pin path %s: %s", l->pin_path, strerror(errno));
+		return -1;
+	}
+	if (flock(l->pin_dir_fd, LOCK_EX | LOCK_NB)) {
+		snprintf(err, errlen,
+			 "pin path %s is in use by another socklb agent: stop it first, or give "
+			 "this one its own --pin-path",
+			 l->pin_path);
+		close(l->pin_dir_fd);
+		l->pin_dir_fd = -1;
+		return -1;
+	}
+	return 0;
+}
+
+static void set_map_sizes(struct socklb_bpf *skel, const struct loader_opts *o)
+{
+	/* Backend id 0 means "none", so the arrays hold one more entry. */
+	bpf_map__set_max_entries(skel->maps.services, o->max_services);
+	bpf_map__set_max_entries(skel->maps.backend_slots, 2 * o->max_backends);
+	bpf_map__set_max_entries(skel->maps.backends, o->max_backends + 1);
+	bpf_map__set_max_entries(skel->maps.backend_stats, o->max_backends + 1);
+	bpf_map__set_max_entries(skel->maps.sockets, o->max_sockets);
+}
+
+static int pin_maps(struct loader *l, char *err, size_t errlen)
+{
+	struct bpf_map *maps[LB_MAP_COUNT] = {
+		l->skel->maps.services, l->skel->maps.backend_slots, l->skel->maps.backends,
+		l->skel->maps.backend_stats, l->skel->maps.sockets,
+	};
+
+	unpin_maps(l); /* a crashed agent's pins: the lock says it is gone */
+	l->maps_pinned = true;
+	for (size_t i = 0; i < LB_MAP_COUNT; i++) {
+		char path[4200];
+
+		map_pin_path(l, lb_map_names[i], path, sizeof(path));
+		if (bpf_map__pin(maps[i], path)) {
+			snprintf(err, errlen, "cannot pin map %s: %s", path, strerror(errno));
+			return -1;
+		}
+	}
+	l->maps.services = bpf_map__fd(l->skel->maps.services);
+	l->maps.backend_slots = bpf_map__fd(l->skel->maps.backend_slots);
+	l->maps.backends = bpf_map__fd(l->skel->maps.backends);
+	l->maps.backend_stats = bpf_map__fd(l->skel->maps.backend_stats);
+	l->maps.sockets = bpf_map__fd(l->skel->maps.sockets);
+	return 0;
+}
+
+static int attach_all(struct loader *l, char *err, size_t errlen)
+{
+	struct bpf_program *progs[] = {
+		l->skel->progs.socklb_sockops,	   l->skel->progs.socklb_connect4,
+		l->skel->progs.socklb_connect6,	   l->skel->progs.socklb_getpeername4,
+		l->skel->progs.socklb_getpeername6,
+	};
+
+	/* sockops first, so that no balanced connection goes uncounted. */
+	for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
+		struct bpf_link *link = bpf_program__attach_cgroup(progs[i], l->cgroup_fd);
+
+		if (!link) {
+			snprintf(err, errlen, "cannot attach %s to the cgroup: %s",
+				 bpf_program__name(progs[i]), strerror(errno));
+			return -1;
+		}
+		l->links[l->n_links++] = link;
+	}
+	return 0;
+}
+
+static int load(struct loader *l, const struct loader_opts *o, char *err, size_t errlen)
+{
+	int ret;
+
+	l->skel = socklb_bpf__open();
+	if (!l->skel) {
+		snprintf(err, errlen, "cannot open the BPF object: %s", strerror(errno));
+		return -1;
+	}
+	l->skel->rodata->lb_policy = o->policy;
+	set_map_sizes(l->skel, o);
+	ret = socklb_bpf__load(l->skel);
+	if (ret) {
+		snprintf(err, errlen,
+			 "the kernel refused socklb's BPF programs: %s (run with --verbose for "
+			 "the verifier log)",
+			 strerror(-ret));
+		return -1;
+	}
+	return 0;
+}
+
+int loader_start(struct loader *l, const struct loader_opts *o, char *err, size_t errlen)
+{
+	memset(l, 0, sizeof(*l));
+	l->cgroup_fd = -1;
+	l->pin_dir_fd = -1;
+	snprintf(l->pin_path, sizeof(l->pin_path), "%s", o->pin_path);
+	l->cgroup_fd = open(o->cgroup_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (l->cgroup_fd < 0) {
+		snprintf(err, errlen, "cannot open cgroup %s: %s", o->cgroup_path, strerror(errno));
+		return -1;
+	}
+	if (lock_pin_dir(l, err, errlen) || load(l, o, err, errlen) || pin_maps(l, err, errlen) ||
+	    attach_all(l, err, errlen)) {
+		loader_stop(l);
+		return -1;
+	}
+	return 0;
+}
+
+void loader_stop(struct loader *l)
+{
+	for (size_t i = 0; i < l->n_links; i++)
+		bpf_link__destroy(l->links[i]);
+	l->n_links = 0;
+	if (l->maps_pinned)
+		unpin_maps(l);
+	socklb_bpf__destroy(l->skel);
+	l->skel = NULL;
+	if (l->pin_dir_fd >= 0) {
+		/* Only an empty directory goes: anything else there is not ours. */
+		if (rmdir(l->pin_path) && errno != ENOTEMPTY && errno != ENOENT)
+			log_warn("msg=\"cannot remove pin path\" path=%s error=\"%s\"", l->pin_path,
+				 strerror(errno));
+		close(l->pin_dir_fd);
+		l->pin_dir_fd = -1;
+	}
+	if (l->cgroup_fd >= 0)
+		close(l->cgroup_fd);
+	l->cgroup_fd = -1;
+}

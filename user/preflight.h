@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Checks made before anything is loaded, so that a machine that cannot run
+ * socklb gets one message naming what is missing and how to fix it, and is
+ * left untouched.
+ */
+#ifndef SOCKLB_PREFLIGHT_H
+#define SOCKLB_PREFLIGHT_H
+
+#include <stddef.h>
+
+int preflight_privileges(char *err, size_t errlen);
+int preflight_btf(char *err, size_t errlen);
+/* The pin path's parent must be on a BPF filesystem. */
+int preflight_bpffs(const char *pin_path, char *err, size_t errlen);
+int preflight_cgroup(const char *cgroup_path, char *err, size_t errlen);
+/* Finds the cgroup v2 mount point from /proc/self/mounts. */
+int find_cgroup2_root(char *out, size_t outlen, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,110 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include "service_spec.h"
+#include "source.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct source_type source_types[] = {
+	{ "static:", SOURCE_STATIC, source_static_parse },
+};
+
+#define N_SOURCE_TYPES (sizeof(source_types) / sizeof(source_types[0]))
+
+static const struct source_type *find_source_type(const char *source)
+{
+	for (size_t i = 0; i < N_SOURCE_TYPES; i++) {
+		if (!strncmp(source, source_types[i].prefix, strlen(source_types[i].prefix)))
+			return &source_types[i];
+	}
+	return NULL;
+}
+
+static int parse_source(const char *source, struct service_spec *spec, char *err, size_t errlen)
+{
+	const struct source_type *type = find_source_type(source);
+	char detail[256];
+
+	if (!type) {
+		snprintf(err, errlen,
+			 "unknown source '%.64s': expected static:IP:PORT[,IP:PORT...] "
+			 "(dns: and k8s: sources are not in this build yet)",
+			 source);
+		return -1;
+	}
+	spec->kind = type->kind;
+	if (type->parse(source + strlen(type->prefix), spec, detail, sizeof(detail))) {
+		snprintf(err, errlen, "source '%.64s': %s", source, detail);
+		return -1;
+	}
+	return 0;
+}
+
+int service_spec_parse(const char *text, struct service_spec *out, char *err, size_t errlen)
+{
+	const char *eq = strchr(text, '=');
+	char detail[256];
+
+	memset(out, 0, sizeof(*out));
+	if (!eq) {
+		snprintf(err, errlen, "service '%.64s': expected VIP:PORT=SOURCE, e.g. "
+			 "10.96.0.10:8080=static:10.244.1.5:8080,10.244.2.7:8080", text);
+		return -1;
+	}
+	if (endpoint_parse_n(text, (size_t)(eq - text), &out->vip, detail, sizeof(detail))) {
+		snprintf(err, errlen, "service '%.64s': VIP %s", text, detail);
+		return -1;
+	}
+	out->source = strdup(eq + 1);
+	if (!out->source) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (parse_source(out->source, out, detail, sizeof(detail))) {
+		snprintf(err, errlen, "service '%.*s': %s", (int)(eq - text), text, detail);
+		service_spec_free(out);
+		return -1;
+	}
+	return 0;
+}
+
+void service_spec_free(struct service_spec *spec)
+{
+	free(spec->source);
+	free(spec->backends);
+	memset(spec, 0, sizeof(*spec));
+}
+
+int service_spec_list_add(struct service_spec_list *list, struct service_spec *spec, char *err,
+			  size_t errlen)
+{
+	struct service_spec *grown;
+	char vip[ENDPOINT_STR_LEN];
+
+	for (size_t i = 0; i < list->n; i++) {
+		if (endpoint_equal(&list->items[i].vip, &spec->vip)) {
+			snprintf(err, errlen, "service %s is given twice",
+				 endpoint_str(&spec->vip, vip, sizeof(vip)));
+			return -1;
+		}
+	}
+	grown = realloc(list->items, (list->n + 1) * sizeof(*grown));
+	if (!grown) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	list->items = grown;
+	list->items[list->n++] = *spec;
+	memset(spec, 0, sizeof(*spec));
+	return 0;
+}
+
+void service_spec_list_free(struct service_spec_list *list)
+{
+	for (size_t i = 0; i < list->n; i++)
+		service_spec_free(&list->items[i]);
+	free(list->items);
+	list->items = NULL;
+	list->n = 0;
+}
