@@ -2,6 +2,7 @@
 #include "agent.h"
 #include "agent_services.h"
 #include "config_file.h"
+#include "event_loop.h"
 #include "loader.h"
 #include "log.h"
 
@@ -9,21 +10,18 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/signalfd.h>
-#include <sys/timerfd.h>
 #include <unistd.h>
 
 /* How often retired backends are checked for their last connection. */
-#define AGENT_TICK_SEC 1
+#define AGENT_TICK_MS 1000
 
 struct agent {
 	const struct agent_config *cfg;
 	struct loader loader;
 	struct service_table table;
-	int epoll_fd;
+	struct event_loop *loop;
 	int signal_fd;
-	int timer_fd;
 };
 
 static void reload(struct agent *a)
@@ -45,16 +43,34 @@ static void reload(struct agent *a)
 	service_spec_list_free(&specs);
 }
 
-static int watch_fd(struct agent *a, int fd)
+static void on_signal(void *arg, int fd, uint32_t events)
 {
-	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+	struct agent *a = arg;
+	struct signalfd_siginfo si;
 
-	return epoll_ctl(a->epoll_fd, EPOLL_CTL_ADD, fd, &ev);
+	(void)events;
+	while (read(fd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGHUP) {
+			reload(a);
+		} else {
+			log_info("msg=stopping signal=%s", strsignal((int)si.ssi_signo));
+			loop_stop(a->loop);
+			return;
+		}
+	}
+}
+
+static void on_tick(void *arg)
+{
+	struct agent *a = arg;
+
+	service_table_reap_retired(&a->table);
+	if (!loop_add_timer(a->loop, AGENT_TICK_MS, on_tick, a))
+		log_error("msg=\"cannot re-arm the agent tick\"");
 }
 
 static int setup_events(struct agent *a)
 {
-	struct itimerspec tick = { { AGENT_TICK_SEC, 0 }, { AGENT_TICK_SEC, 0 } };
 	sigset_t mask;
 
 	sigemptyset(&mask);
@@ -63,69 +79,13 @@ static int setup_events(struct agent *a)
 	sigaddset(&mask, SIGHUP);
 	if (sigprocmask(SIG_BLOCK, &mask, NULL))
 		return -1;
-	a->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	a->loop = loop_new();
 	a->signal_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	a->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	if (a->epoll_fd < 0 || a->signal_fd < 0 || a->timer_fd < 0)
+	if (!a->loop || a->signal_fd < 0)
 		return -1;
-	if (timerfd_settime(a->timer_fd, 0, &tick, NULL))
+	if (loop_add_fd(a->loop, a->signal_fd, EPOLLIN, on_signal, a))
 		return -1;
-	return watch_fd(a, a->signal_fd) || watch_fd(a, a->timer_fd) ? -1 : 0;
-}
-
-/* Returns 1 when the agent should stop. */
-static int handle_signal(struct agent *a)
-{
-	struct signalfd_siginfo si;
-
-	while (read(a->signal_fd, &si, sizeof(si)) == sizeof(si)) {
-		if (si.ssi_signo == SIGHUP) {
-			reload(a);
-		} else {
-			log_info("msg=\"stopping\" signal=%s", strsignal((int)si.ssi_signo));
-			return 1;
-		}
-	}
-	return 0;
-}
-
-static void handle_tick(struct agent *a)
-{
-	__u64 expirations;
-
-	if (read(a->timer_fd, &expirations, sizeof(expirations)) > 0)
-		service_table_reap_retired(&a->table);
-}
-
-static int event_loop(struct agent *a)
-{
-	for (;;) {
-		struct epoll_event events[8];
-		int n = epoll_wait(a->epoll_fd, events, 8, -1);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			log_error("msg=\"epoll_wait failed\" error=\"%s\"", strerror(errno));
-			return EXIT_FAILURE;
-		}
-		for (int i = 0; i < n; i++) {
-			if (events[i].data.fd == a->signal_fd && handle_signal(a))
-				return EXIT_SUCCESS;
-			if (events[i].data.fd == a->timer_fd)
-				handle_tick(a);
-		}
-	}
-}
-
-static void close_events(struct agent *a)
-{
-	if (a->timer_fd >= 0)
-		close(a->timer_fd);
-	if (a->signal_fd >= 0)
-		close(a->signal_fd);
-	if (a->epoll_fd >= 0)
-		close(a->epoll_fd);
+	return loop_add_timer(a->loop, AGENT_TICK_MS, on_tick, a) ? 0 : -1;
 }
 
 static int start(struct agent *a, const struct service_spec_list *specs)
@@ -158,7 +118,7 @@ static int start(struct agent *a, const struct service_spec_list *specs)
 
 int agent_run(const struct agent_config *cfg, const struct service_spec_list *specs)
 {
-	struct agent a = { .cfg = cfg, .epoll_fd = -1, .signal_fd = -1, .timer_fd = -1 };
+	struct agent a = { .cfg = cfg, .signal_fd = -1 };
 	int status = EXIT_FAILURE;
 
 	a.loader.cgroup_fd = -1;
@@ -167,11 +127,13 @@ int agent_run(const struct agent_config *cfg, const struct service_spec_list *sp
 		log_info("msg=ready cgroup=%s pin_path=%s policy=%s services=%zu", cfg->cgroup_path,
 			 cfg->pin_path, cfg->policy == SOCKLB_POLICY_RANDOM ? "random" : "least-conn",
 			 specs->n);
-		status = event_loop(&a);
+		status = loop_run(a.loop) ? EXIT_FAILURE : EXIT_SUCCESS;
 	}
 	loader_stop(&a.loader);
 	service_table_free(&a.table);
-	close_events(&a);
+	loop_free(a.loop);
+	if (a.signal_fd >= 0)
+		close(a.signal_fd);
 	log_info("msg=stopped detail=\"programs detached, maps unpinned\" exit_status=%d", status);
 	return status;
 }

@@ -124,12 +124,12 @@ static int publish(struct service_table *t, struct agent_service *svc,
 }
 
 static int update_backends(struct service_table *t, struct agent_service *svc,
-			   const struct service_spec *spec)
+			   const struct endpoint *backends, size_t n_backends)
 {
 	struct backend_change change;
 	char vip[ENDPOINT_STR_LEN];
 
-	if (backend_set_change(&svc->backends, spec->backends, spec->n_backends, &change))
+	if (backend_set_change(&svc->backends, backends, n_backends, &change))
 		return -1;
 	if (svc->published && change.n_added == 0 && change.n_removed == 0) {
 		backend_change_free(&change);
@@ -144,7 +144,7 @@ static int update_backends(struct service_table *t, struct agent_service *svc,
 		retire_backend(t, change.removed_ids[i]);
 	log_info("msg=\"service updated\" service=%s source=\"%s\" backends=%zu added=%zu "
 		 "removed=%zu",
-		 endpoint_str(&svc->vip, vip, sizeof(vip)), spec->source, change.next.n,
+		 endpoint_str(&svc->vip, vip, sizeof(vip)), svc->source, change.next.n,
 		 change.n_added, change.n_removed);
 	svc->published = true;
 	backend_set_free(&svc->backends);
@@ -166,12 +166,22 @@ static int apply_spec(struct service_table *t, const struct service_spec *spec)
 	svc->wanted = true;
 	free(svc->source);
 	svc->source = strdup(spec->source);
-	if (update_backends(t, svc, spec)) {
+	if (update_backends(t, svc, spec->backends, spec->n_backends)) {
 		log_error("msg=\"cannot update service\" service=%s",
 			  endpoint_str(&spec->vip, vip, sizeof(vip)));
 		return -1;
 	}
 	return 0;
+}
+
+int service_table_set_backends(struct service_table *t, const struct endpoint *vip,
+				const struct endpoint *backends, size_t n_backends)
+{
+	struct agent_service *svc = find_service(t, vip);
+
+	if (!svc)
+		return -1;
+	return update_backends(t, svc, backends, n_backends);
 }
 
 static void remove_service(struct service_table *t, size_t index)

@@ -36,6 +36,13 @@ void service_table_init(struct service_table *t, const struct lb_maps *maps, __u
 			__u32 max_backends);
 /* Returns 0, or -1 if some service could not be applied (each one logged). */
 int service_table_apply(struct service_table *t, const struct service_spec_list *specs);
+/*
+ * Replaces one known service's backends (sorted, no duplicates), as a
+ * dynamic source does when its answer changes.  Returns -1 if the service is
+ * unknown or the maps could not be written.
+ */
+int service_table_set_backends(struct service_table *t, const struct endpoint *vip,
+			       const struct endpoint *backends, size_t n_backends);
 /* Frees the ids of retired backends whose last connection has closed. */
 void service_table_reap_retired(struct service_table *t);
 void service_table_free(struct service_table *t);
