@@ -45,6 +45,10 @@ int config_file_load(const char *path, struct service_spec_list *list, char *err
 			ret = -1;
 		}
 	}
+	if (ret == 0 && ferror(f)) {
+		snprintf(err, errlen, "cannot read config file %s: %s", path, strerror(errno));
+		ret = -1;
+	}
 	free(line);
 	fclose(f);
 	return ret;

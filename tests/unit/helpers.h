@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* Shared by the unit tests: parsing shortcuts and real BPF maps to test on. */
+#ifndef SOCKLB_UNIT_HELPERS_H
+#define SOCKLB_UNIT_HELPERS_H
+
+#include <check.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include "endpoint.h"
+#include "lb_maps.h"
+#include "service_spec.h"
+
+#define ck_assert_str_contains(haystack, needle)                                                   \
+	ck_assert_msg(strstr((haystack), (needle)) != NULL, "\"%s\" does not contain \"%s\"",      \
+		      (haystack), (needle))
+
+/* Parses text, failing the test if it is not a valid endpoint. */
+struct endpoint ep(const char *text);
+/* Parses a "VIP:PORT=SOURCE" text, failing the test if it is invalid. */
+void spec(const char *text, struct service_spec *out);
+/* Builds a spec list from texts, failing the test on any error. */
+void spec_list(struct service_spec_list *list, const char *const *texts, size_t n);
+
+/* Map sizes for tests; every map is created like bpf/maps.bpf.h does. */
+struct test_map_sizes {
+	__u32 services;
+	__u32 backend_slots;
+	__u32 backends; /* array entries: ids 0 .. backends-1 */
+	__u32 sockets;
+};
+
+#define TEST_MAX_SERVICES 16
+#define TEST_MAX_BACKENDS 63
+
+/*
+ * Creates every map of lb_map_names (sizes NULL: the TEST_MAX_* defaults).  Returns true
+ * with maps filled in.  Without permission to create maps it fails the test,
+ * unless SOCKLB_UNIT_ALLOW_NO_BPF is set: then it prints why the test is
+ * skipped and returns false, and the caller returns (the test passes).
+ */
+bool test_maps_create(struct lb_maps *maps, const struct test_map_sizes *sizes);
+void test_maps_destroy(struct lb_maps *maps);
+/* The fd of map i, in lb_map_names order. */
+int *test_map_fd_slot(struct lb_maps *maps, size_t i);
+int test_map_fd(const struct lb_maps *maps, size_t i);
+
+#define REQUIRE_MAPS(maps, sizes)                                                                  \
+	do {                                                                                       \
+		if (!test_maps_create((maps), (sizes)))                                            \
+			return;                                                                    \
+	} while (0)
+
+/* The backend id in one slot; -ENOENT if the slot is empty. */
+int test_read_slot(const struct lb_maps *maps, __u32 service_id, __u32 half, __u32 index,
+		   __u32 *id);
+/* Every slot entry of a service, both halves. */
+size_t test_count_slots(const struct lb_maps *maps, __u32 service_id);
+/* Every entry of the backend_slots map. */
+size_t test_count_all_slots(const struct lb_maps *maps);
+/* The services map entry of vip; -ENOENT if there is none. */
+int test_read_service(const struct lb_maps *maps, const struct endpoint *vip,
+		      struct socklb_service *out);
+void test_set_stats(const struct lb_maps *maps, __u32 id, __u64 live, __u64 connecting);
+struct socklb_backend test_read_backend(const struct lb_maps *maps, __u32 id);
+
+#endif

@@ -1,0 +1,22 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* Runs every unit test suite; exits 1 if any check failed. */
+#include <stdlib.h>
+
+#include "suites.h"
+
+int main(void)
+{
+	SRunner *sr = srunner_create(endpoint_suite());
+	int failed;
+
+	srunner_add_suite(sr, service_spec_suite());
+	srunner_add_suite(sr, config_file_suite());
+	srunner_add_suite(sr, backend_set_suite());
+	srunner_add_suite(sr, id_pool_suite());
+	srunner_add_suite(sr, lb_maps_suite());
+	srunner_add_suite(sr, agent_services_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* One Check suite per module under test; main.c runs them all. */
+#ifndef SOCKLB_UNIT_SUITES_H
+#define SOCKLB_UNIT_SUITES_H
+
+#include <check.h>
+
+Suite *endpoint_suite(void);
+Suite *service_spec_suite(void);
+Suite *config_file_suite(void);
+Suite *backend_set_suite(void);
+Suite *id_pool_suite(void);
+Suite *lb_maps_suite(void);
+Suite *agent_services_suite(void);
+
+#endif
