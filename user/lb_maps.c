@@ -8,17 +8,22 @@
 #include <unistd.h>
 
 const char *const lb_map_names[LB_MAP_COUNT] = {
-	"services", "backend_slots", "backends", "backend_stats", "sockets",
+	"services", "backend_slots", "backends", "backend_stats", "sockets", "end_budgets", "end_stats",
 };
 
 static int *map_fd_slot(struct lb_maps *maps, size_t i)
 {
 	int *fds[LB_MAP_COUNT] = {
 		&maps->services, &maps->backend_slots, &maps->backends,
-		&maps->backend_stats, &maps->sockets,
+		&maps->backend_stats, &maps->sockets, &maps->end_budgets, &maps->end_stats,
 	};
 
 	return fds[i];
+}
+
+int lb_maps_fd(const struct lb_maps *maps, size_t i)
+{
+	return *map_fd_slot((struct lb_maps *)maps, i);
 }
 
 void lb_service_slots_init(struct lb_service_slots *slots, __u32 service_id)
@@ -33,14 +38,19 @@ int lb_maps_write_backend(const struct lb_maps *maps, __u32 id, const struct end
 {
 	struct socklb_backend be;
 	struct socklb_backend_stats zero;
+	struct socklb_end_budget no_budget;
 
 	memset(&be, 0, sizeof(be));
 	memset(&zero, 0, sizeof(zero));
+	memset(&no_budget, 0, sizeof(no_budget));
 	be.addr = ep->addr;
 	be.port = ep->port;
 	be.family = ep->family;
 	be.service_id = service_id;
+	/* A reused id must not inherit its predecessor's counts or end requests. */
 	if (bpf_map_update_elem(maps->backend_stats, &id, &zero, BPF_ANY))
+		return -errno;
+	if (bpf_map_update_elem(maps->end_budgets, &id, &no_budget, BPF_ANY))
 		return -errno;
 	if (bpf_map_update_elem(maps->backends, &id, &be, BPF_ANY))
 		return -errno;
@@ -76,6 +86,9 @@ int lb_maps_publish(const struct lb_maps *maps, const struct endpoint *vip,
 
 		if (bpf_map_update_elem(maps->backend_slots, &slot, &ids[i], BPF_ANY))
 			return -errno;
+		/* Counted at once, so a failure part-way leaves nothing untracked. */
+		if (slots->half_count[half] < i + 1)
+			slots->half_count[half] = (__u32)(i + 1);
 	}
 	/* Leftovers of the set before last: never read, but they hold memory. */
 	err = delete_slots(maps, slots->service_id, half, (__u32)n, slots->half_count[half]);

@@ -16,10 +16,15 @@ struct lb_maps {
 	int backends;
 	int backend_stats;
 	int sockets;
+	int end_budgets;
+	int end_stats;
 };
 
-#define LB_MAP_COUNT 5
+#define LB_MAP_COUNT 7
 extern const char *const lb_map_names[LB_MAP_COUNT];
+
+/* The fd of the map named lb_map_names[i]. */
+int lb_maps_fd(const struct lb_maps *maps, size_t i);
 
 /* Where a service's slots stand: which half is live and how full each is. */
 struct lb_service_slots {
