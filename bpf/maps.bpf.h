@@ -47,4 +47,19 @@ struct {
 	__type(value, struct socklb_socket);
 } sockets SEC(".maps");
 
+/* Written by the agent, spent by the rebalance iterator (rebalance.bpf.c). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SOCKLB_DEFAULT_MAX_BACKENDS);
+	__type(key, __u32);
+	__type(value, struct socklb_end_budget);
+} end_budgets SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SOCKLB_END_REASONS);
+	__type(key, __u32);
+	__type(value, struct socklb_end_stats);
+} end_stats SEC(".maps");
+
 #endif

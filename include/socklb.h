@@ -90,6 +90,8 @@ struct socklb_backend_stats {
 	__u64 connects; /* connect() calls sent to this backend */
 	__u64 connect_failures; /* closed before they were established */
 	__u64 closes; /* established connections that closed */
+	__u64 ended_graceful; /* ended by socklb while idle */
+	__u64 ended_forced; /* ended by socklb after the drain deadline */
 };
 
 struct socklb_socket {
@@ -103,6 +105,35 @@ struct socklb_socket {
 	__u64 netns_cookie;
 	__u64 connect_ns; /* CLOCK_MONOTONIC (bpf_ktime_get_ns) at connect */
 	__u64 established_ns; /* 0 until established */
+};
+
+/*
+ * Why socklb ended a connection.  The agent asks through a per-backend
+ * budget (removed backend, imbalance); max age is judged per connection.
+ */
+enum socklb_end_reason {
+	SOCKLB_END_REMOVED = 0, /* its backend left the service */
+	SOCKLB_END_IMBALANCE = 1, /* its backend had more than its fair share */
+	SOCKLB_END_MAX_AGE = 2, /* older than --max-age (with jitter) */
+	SOCKLB_END_REASONS = 3,
+};
+
+/*
+ * The agent's request to end connections of one backend (array index =
+ * backend id): up to budget of them, idle ones first; any, idle or not,
+ * once force_after_ns (bpf_ktime_get_ns clock) has passed.
+ */
+struct socklb_end_budget {
+	__u32 budget;
+	__u32 reason; /* enum socklb_end_reason */
+	__u64 force_after_ns;
+};
+
+/* Connections ended, per reason (array index = enum socklb_end_reason). */
+struct socklb_end_stats {
+	__u64 graceful;
+	__u64 forced;
+	__u64 busy_skipped; /* wanted, but busy and not yet due for force */
 };
 
 enum socklb_socket_state {

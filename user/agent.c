@@ -5,6 +5,7 @@
 #include "event_loop.h"
 #include "loader.h"
 #include "log.h"
+#include "rebalancer.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -21,6 +22,8 @@ struct agent {
 	struct loader loader;
 	struct service_table table;
 	struct event_loop *loop;
+	struct rebalancer rebalancer;
+	bool rebalancing;
 	int signal_fd;
 };
 
@@ -88,6 +91,30 @@ static int setup_events(struct agent *a)
 	return loop_add_timer(a->loop, AGENT_TICK_MS, on_tick, a) ? 0 : -1;
 }
 
+/* Without rebalancing socklb still balances new connections: warn, go on. */
+static void start_rebalancer(struct agent *a)
+{
+	struct rebalancer_opts opts = a->cfg->rebalance;
+	char err[1024];
+
+	if (!opts.enabled) {
+		log_info("msg=\"rebalancing off (--no-rebalance)\"");
+		return;
+	}
+	opts.max_backends = a->cfg->max_backends;
+	if (rebalancer_start(&a->rebalancer, &opts, &a->loader.maps, &a->table,
+			     a->cfg->max_services, a->loop, err, sizeof(err))) {
+		log_warn("msg=\"rebalancing disabled\" error=\"%s\"", err);
+		return;
+	}
+	a->rebalancing = true;
+	log_info("msg=\"rebalancing on\" quiet_ms=%llu drain_deadline_ms=%llu max_age_ms=%llu "
+		 "interval_ms=%llu window_ms=%llu threshold=%u",
+		 (unsigned long long)opts.quiet_ms, (unsigned long long)opts.drain_deadline_ms,
+		 (unsigned long long)opts.max_age_ms, (unsigned long long)opts.interval_ms,
+		 (unsigned long long)opts.window_ms, opts.threshold);
+}
+
 static int start(struct agent *a, const struct service_spec_list *specs)
 {
 	struct loader_opts opts = {
@@ -113,6 +140,7 @@ static int start(struct agent *a, const struct service_spec_list *specs)
 		log_error("msg=\"cannot load the configured services (see above)\"");
 		return -1;
 	}
+	start_rebalancer(a);
 	return 0;
 }
 
@@ -129,6 +157,8 @@ int agent_run(const struct agent_config *cfg, const struct service_spec_list *sp
 			 specs->n);
 		status = loop_run(a.loop) ? EXIT_FAILURE : EXIT_SUCCESS;
 	}
+	if (a.rebalancing)
+		rebalancer_stop(&a.rebalancer);
 	loader_stop(&a.loader);
 	service_table_free(&a.table);
 	loop_free(a.loop);

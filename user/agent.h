@@ -4,6 +4,7 @@
 #define SOCKLB_AGENT_H
 
 #include <stdbool.h>
+#include "rebalancer.h"
 #include "service_spec.h"
 
 struct agent_config {
@@ -16,6 +17,7 @@ struct agent_config {
 	__u32 max_services;
 	__u32 max_backends;
 	__u32 max_sockets;
+	struct rebalancer_opts rebalance;
 };
 
 /*

@@ -19,6 +19,13 @@ enum agent_option {
 	OPT_MAX_SERVICES,
 	OPT_MAX_BACKENDS,
 	OPT_MAX_SOCKETS,
+	OPT_NO_REBALANCE,
+	OPT_MAX_AGE,
+	OPT_DRAIN_DEADLINE,
+	OPT_IDLE_QUIET,
+	OPT_REBALANCE_INTERVAL,
+	OPT_REBALANCE_WINDOW,
+	OPT_IMBALANCE_THRESHOLD,
 };
 
 static const struct argp_option agent_options[] = {
@@ -42,6 +49,34 @@ static const struct argp_option agent_options[] = {
 	  "Tracked-connection map size (default 262144); beyond it the oldest entries are "
 	  "forgotten and their live counts are lost",
 	  0 },
+	{ NULL, 0, NULL, 0, "Rebalancing (moves existing connections; needs Linux 6.5+):", 1 },
+	{ "no-rebalance", OPT_NO_REBALANCE, NULL, 0,
+	  "Only balance new connections; never end one", 1 },
+	{ "max-age", OPT_MAX_AGE, "DURATION", 0,
+	  "End connections older than DURATION (+-10% jitter each), idle first; "
+	  "like gRPC's MaxConnectionAge (default off)",
+	  1 },
+	{ "drain-deadline", OPT_DRAIN_DEADLINE, "DURATION", 0,
+	  "A connection to move that never looks idle is ended anyway after this "
+	  "(default 10s); a removed backend's connections are ended at once",
+	  1 },
+	{ "idle-quiet", OPT_IDLE_QUIET, "DURATION", 0,
+	  "Idle means no data either way for this long, nothing unacknowledged or "
+	  "unread, and the last response after the last request (default 50ms)",
+	  1 },
+	{ "rebalance-interval", OPT_REBALANCE_INTERVAL, "DURATION", 0,
+	  "How often imbalance is checked and idle connections are looked for "
+	  "(default 100ms)",
+	  1 },
+	{ "rebalance-window", OPT_REBALANCE_WINDOW, "DURATION", 0,
+	  "An imbalance is worked off over about this long, so reconnects see the "
+	  "counts they change (default 500ms)",
+	  1 },
+	{ "imbalance-threshold", OPT_IMBALANCE_THRESHOLD, "N", 0,
+	  "Connections a backend may hold above its fair share, ceil(total / "
+	  "backends), before any is moved (default 0)",
+	  1 },
+	{ NULL, 0, NULL, 0, "Other:", 2 },
 	{ "verbose", 'v', NULL, 0, "Debug logging, including libbpf and the verifier", 0 },
 	{ 0 },
 };
@@ -83,13 +118,37 @@ static error_t parse_agent_option(int key, char *arg, struct argp_state *state)
 			argp_error(state, "unknown --policy '%s': use least-conn or random", arg);
 		break;
 	case OPT_MAX_SERVICES:
-		cfg->max_services = cli_parse_count(state, "--max-services", arg);
+		cfg->max_services = cli_parse_count(state, "--max-services", arg, false);
 		break;
 	case OPT_MAX_BACKENDS:
-		cfg->max_backends = cli_parse_count(state, "--max-backends", arg);
+		cfg->max_backends = cli_parse_count(state, "--max-backends", arg, false);
 		break;
 	case OPT_MAX_SOCKETS:
-		cfg->max_sockets = cli_parse_count(state, "--max-sockets", arg);
+		cfg->max_sockets = cli_parse_count(state, "--max-sockets", arg, false);
+		break;
+	case OPT_NO_REBALANCE:
+		cfg->rebalance.enabled = false;
+		break;
+	case OPT_MAX_AGE:
+		cfg->rebalance.max_age_ms = cli_parse_duration_ms(state, "--max-age", arg);
+		break;
+	case OPT_DRAIN_DEADLINE:
+		cfg->rebalance.drain_deadline_ms =
+			cli_parse_duration_ms(state, "--drain-deadline", arg);
+		break;
+	case OPT_IDLE_QUIET:
+		cfg->rebalance.quiet_ms = cli_parse_duration_ms(state, "--idle-quiet", arg);
+		break;
+	case OPT_REBALANCE_INTERVAL:
+		cfg->rebalance.interval_ms =
+			cli_parse_duration_ms(state, "--rebalance-interval", arg);
+		break;
+	case OPT_REBALANCE_WINDOW:
+		cfg->rebalance.window_ms = cli_parse_duration_ms(state, "--rebalance-window", arg);
+		break;
+	case OPT_IMBALANCE_THRESHOLD:
+		cfg->rebalance.threshold =
+			cli_parse_count(state, "--imbalance-threshold", arg, true);
 		break;
 	case 'v':
 		log_set_level(LOG_DEBUG);
@@ -140,6 +199,16 @@ int cmd_agent(int argc, char **argv)
 			.max_services = SOCKLB_DEFAULT_MAX_SERVICES,
 			.max_backends = SOCKLB_DEFAULT_MAX_BACKENDS,
 			.max_sockets = SOCKLB_DEFAULT_MAX_SOCKETS,
+			.rebalance = {
+				.enabled = true,
+				.interval_ms = 100,
+				.window_ms = 500,
+				.quiet_ms = 50,
+				.drain_deadline_ms = 10000,
+				.max_age_ms = 0,
+				.pending_ttl_ms = 5000,
+				.threshold = 0,
+			},
 		},
 	};
 	struct service_spec_list specs;

@@ -151,6 +151,8 @@ static int update_backends(struct service_table *t, struct agent_service *svc,
 	svc->backends = change.next;
 	change.next.items = NULL;
 	backend_change_free(&change);
+	if (t->changed)
+		t->changed(t->changed_arg);
 	return 0;
 }
 
@@ -199,6 +201,8 @@ static void remove_service(struct service_table *t, size_t index)
 	backend_set_free(&svc->backends);
 	free(svc->source);
 	t->items[index] = t->items[--t->n];
+	if (t->changed)
+		t->changed(t->changed_arg);
 }
 
 int service_table_apply(struct service_table *t, const struct service_spec_list *specs)

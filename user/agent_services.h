@@ -30,6 +30,9 @@ struct service_table {
 	/* Ids of removed backends, reused only once their connections are gone. */
 	__u32 *retired;
 	size_t n_retired, cap_retired;
+	/* Called after a service's backend set changed in the maps. */
+	void (*changed)(void *arg);
+	void *changed_arg;
 };
 
 void service_table_init(struct service_table *t, const struct lb_maps *maps, __u32 max_services,

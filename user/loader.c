@@ -59,6 +59,7 @@ static void set_map_sizes(struct socklb_bpf *skel, const struct loader_opts *o)
 	bpf_map__set_max_entries(skel->maps.backend_slots, 2 * o->max_backends);
 	bpf_map__set_max_entries(skel->maps.backends, o->max_backends + 1);
 	bpf_map__set_max_entries(skel->maps.backend_stats, o->max_backends + 1);
+	bpf_map__set_max_entries(skel->maps.end_budgets, o->max_backends + 1);
 	bpf_map__set_max_entries(skel->maps.sockets, o->max_sockets);
 }
 
@@ -66,7 +67,8 @@ static int pin_maps(struct loader *l, char *err, size_t errlen)
 {
 	struct bpf_map *maps[LB_MAP_COUNT] = {
 		l->skel->maps.services, l->skel->maps.backend_slots, l->skel->maps.backends,
-		l->skel->maps.backend_stats, l->skel->maps.sockets,
+		l->skel->maps.backend_stats, l->skel->maps.sockets, l->skel->maps.end_budgets,
+		l->skel->maps.end_stats,
 	};
 
 	unpin_maps(l); /* a crashed agent's pins: the lock says it is gone */
@@ -85,6 +87,8 @@ static int pin_maps(struct loader *l, char *err, size_t errlen)
 	l->maps.backends = bpf_map__fd(l->skel->maps.backends);
 	l->maps.backend_stats = bpf_map__fd(l->skel->maps.backend_stats);
 	l->maps.sockets = bpf_map__fd(l->skel->maps.sockets);
+	l->maps.end_budgets = bpf_map__fd(l->skel->maps.end_budgets);
+	l->maps.end_stats = bpf_map__fd(l->skel->maps.end_stats);
 	return 0;
 }
 

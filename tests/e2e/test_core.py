@@ -101,7 +101,9 @@ def test_sighup_adds_and_removes_backends_without_touching_the_rest():
         conf = os.path.join(topo.workdir, "services.conf")
         with open(conf, "w") as f:
             f.write(f"# three pods\n{VIP} = {static(pods[:3])}\n")
-        agent = Agent(topo, cg, config=conf)
+        # Rebalancing would end pod-3's connections when it goes (tested in
+        # test_rebalance.py); here every existing connection must stay.
+        agent = Agent(topo, cg, config=conf, extra=["--no-rebalance"])
         proc, out = start_holding_client(client, VIP, cgroup=cg, channels=6)
         assert out["by_pod"] == {"pod-1": 2, "pod-2": 2, "pod-3": 2}, out
         before = agent.wait_backends(VIP, lambda b: sum(x["live"] for x in b.values()) == 6)
