@@ -108,9 +108,10 @@ static void start_rebalancer(struct agent *a)
 		return;
 	}
 	a->rebalancing = true;
-	log_info("msg=\"rebalancing on\" quiet_ms=%llu drain_deadline_ms=%llu max_age_ms=%llu "
-		 "interval_ms=%llu window_ms=%llu threshold=%u",
+	log_info("msg=\"rebalancing on\" quiet_ms=%llu drain_deadline_ms=%llu removal_grace_ms=%llu "
+		 "max_age_ms=%llu interval_ms=%llu window_ms=%llu threshold=%u",
 		 (unsigned long long)opts.quiet_ms, (unsigned long long)opts.drain_deadline_ms,
+		 (unsigned long long)opts.removal_grace_ms,
 		 (unsigned long long)opts.max_age_ms, (unsigned long long)opts.interval_ms,
 		 (unsigned long long)opts.window_ms, opts.threshold);
 }

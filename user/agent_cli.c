@@ -22,6 +22,7 @@ enum agent_option {
 	OPT_NO_REBALANCE,
 	OPT_MAX_AGE,
 	OPT_DRAIN_DEADLINE,
+	OPT_REMOVAL_GRACE,
 	OPT_IDLE_QUIET,
 	OPT_REBALANCE_INTERVAL,
 	OPT_REBALANCE_WINDOW,
@@ -58,7 +59,11 @@ static const struct argp_option agent_options[] = {
 	  1 },
 	{ "drain-deadline", OPT_DRAIN_DEADLINE, "DURATION", 0,
 	  "A connection to move that never looks idle is ended anyway after this "
-	  "(default 10s); a removed backend's connections are ended at once",
+	  "(default 10s)",
+	  1 },
+	{ "removal-grace", OPT_REMOVAL_GRACE, "DURATION", 0,
+	  "A removed backend's connections are ended when idle, and all of them "
+	  "after this (default 50ms)",
 	  1 },
 	{ "idle-quiet", OPT_IDLE_QUIET, "DURATION", 0,
 	  "Idle means no data either way for this long, nothing unacknowledged or "
@@ -70,7 +75,7 @@ static const struct argp_option agent_options[] = {
 	  1 },
 	{ "rebalance-window", OPT_REBALANCE_WINDOW, "DURATION", 0,
 	  "An imbalance is worked off over about this long, so reconnects see the "
-	  "counts they change (default 500ms)",
+	  "counts they change (default 200ms)",
 	  1 },
 	{ "imbalance-threshold", OPT_IMBALANCE_THRESHOLD, "N", 0,
 	  "Connections a backend may hold above its fair share, ceil(total / "
@@ -135,6 +140,9 @@ static error_t parse_agent_option(int key, char *arg, struct argp_state *state)
 	case OPT_DRAIN_DEADLINE:
 		cfg->rebalance.drain_deadline_ms =
 			cli_parse_duration_ms(state, "--drain-deadline", arg);
+		break;
+	case OPT_REMOVAL_GRACE:
+		cfg->rebalance.removal_grace_ms = cli_parse_duration_ms(state, "--removal-grace", arg);
 		break;
 	case OPT_IDLE_QUIET:
 		cfg->rebalance.quiet_ms = cli_parse_duration_ms(state, "--idle-quiet", arg);
@@ -202,9 +210,10 @@ int cmd_agent(int argc, char **argv)
 			.rebalance = {
 				.enabled = true,
 				.interval_ms = 100,
-				.window_ms = 500,
+				.window_ms = 200,
 				.quiet_ms = 50,
 				.drain_deadline_ms = 10000,
+				.removal_grace_ms = 50,
 				.max_age_ms = 0,
 				.pending_ttl_ms = 5000,
 				.threshold = 0,

@@ -93,16 +93,28 @@ static void plan_service(struct rebalancer *r, struct agent_service *svc, __u32 
 	}
 }
 
-/* Removed backends lose every connection at once, busy or not. */
+/*
+ * Removed backends lose every connection within removal_grace_ms: idle ones
+ * at once, busy ones when the grace is over, so calls that finish within it
+ * do not fail.
+ */
 static void plan_removed(struct rebalancer *r, __u32 *ids, size_t *n_ids, size_t cap_ids)
 {
+	__u64 now_ms = loop_now_ms();
+
 	for (size_t i = 0; i < r->table->n_retired && *n_ids < cap_ids; i++) {
 		struct socklb_backend_stats st = { 0 };
 		__u32 id = r->table->retired[i];
+		struct backend_memory *m = &r->mem[id];
 
-		if (lb_maps_read_stats(r->maps, id, &st) || st.live == 0)
+		if (lb_maps_read_stats(r->maps, id, &st) || st.live == 0) {
+			m->overloaded_since_ms = 0;
 			continue;
-		set_budget(r, id, UINT32_MAX, SOCKLB_END_REMOVED, 0);
+		}
+		if (!m->overloaded_since_ms)
+			m->overloaded_since_ms = now_ms;
+		set_budget(r, id, UINT32_MAX, SOCKLB_END_REMOVED,
+			   (m->overloaded_since_ms + r->opts.removal_grace_ms) * NS_PER_MS);
 		ids[(*n_ids)++] = id;
 	}
 }

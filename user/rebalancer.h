@@ -20,6 +20,7 @@ struct rebalancer_opts {
 	__u64 window_ms; /* an imbalance is worked off over about this long */
 	__u64 quiet_ms; /* no data either way for this long: idle */
 	__u64 drain_deadline_ms; /* then end it even if busy */
+	__u64 removal_grace_ms; /* a removed backend's busy connections: this long */
 	__u64 max_age_ms; /* 0: off */
 	__u64 pending_ttl_ms; /* forget ended connections not back by then */
 	__u32 threshold; /* connections above the fair share tolerated */

@@ -131,18 +131,21 @@ static void print_text(const struct service_row *rows, size_t n)
 		       s->svc.service_id, s->n_backends,
 		       s->n_backends ? "" : "  (connects refused: ECONNREFUSED)");
 		if (s->n_backends)
-			printf("  %-46s %6s %6s %10s %10s %10s %10s\n", "BACKEND", "ID", "LIVE",
-			       "CONNECTING", "CONNECTS", "FAILED", "CLOSED");
+			printf("  %-46s %6s %6s %10s %10s %10s %10s %10s %10s\n", "BACKEND", "ID",
+			       "LIVE", "CONNECTING", "CONNECTS", "FAILED", "CLOSED", "ENDED_IDLE",
+			       "ENDED_BUSY");
 		for (size_t j = 0; j < s->n_backends; j++) {
 			const struct backend_row *b = &s->backends[j];
 
-			printf("  %-46s %6u %6llu %10llu %10llu %10llu %10llu\n",
+			printf("  %-46s %6u %6llu %10llu %10llu %10llu %10llu %10llu %10llu\n",
 			       endpoint_str(&b->ep, be, sizeof(be)), b->id,
 			       (unsigned long long)b->stats.live,
 			       (unsigned long long)b->stats.connecting,
 			       (unsigned long long)b->stats.connects,
 			       (unsigned long long)b->stats.connect_failures,
-			       (unsigned long long)b->stats.closes);
+			       (unsigned long long)b->stats.closes,
+			       (unsigned long long)b->stats.ended_graceful,
+			       (unsigned long long)b->stats.ended_forced);
 		}
 	}
 }
@@ -162,6 +165,10 @@ static json_object *backend_json(const struct backend_row *b)
 	json_object_object_add(o, "connect_failures",
 			       json_object_new_int64((int64_t)b->stats.connect_failures));
 	json_object_object_add(o, "closes", json_object_new_int64((int64_t)b->stats.closes));
+	json_object_object_add(o, "ended_graceful",
+			       json_object_new_int64((int64_t)b->stats.ended_graceful));
+	json_object_object_add(o, "ended_forced",
+			       json_object_new_int64((int64_t)b->stats.ended_forced));
 	return o;
 }
 

@@ -1,0 +1,137 @@
+#!/usr/bin/python3
+"""Steady gRPC load for socklb's rebalancing tests and benchmarks.
+
+Opens --channels independent channels (each its own TCP connection, default
+pick_first) to --target and, from one thread per channel, makes a SayHello
+call every 1/--rate seconds for --duration seconds: a steady rate with gaps,
+as a real client service has. Prints "STARTED" once every channel has made
+its first call, then at the end one JSON line:
+
+  {"records": [[start, end, channel, pod or null, status, client_port], ...]}
+
+start/end are wall-clock seconds (time.time()), comparable with the test's
+own clock; status is "OK" or the gRPC status code name.
+
+--api sync (default) uses grpcio's blocking stubs, one thread per channel;
+--api aio uses grpc.aio, whose poller thread always runs, so (like grpc-go's
+reader goroutine or grpc-java's event loop) it notices a closed idle
+connection at once. A blocking grpcio client notices it only when it next
+polls: on its next call, or at C-core's backup poll (every 5 s).
+"""
+
+import argparse
+import asyncio
+import json
+import sys
+import threading
+import time
+
+import grpc
+
+METHOD = "/sample.service.HelloWorld/SayHello"
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--target", required=True)
+    p.add_argument("--channels", type=int, default=1)
+    p.add_argument("--rate", type=float, default=5.0, help="calls/s per channel")
+    p.add_argument("--duration", type=float, default=10.0, help="seconds")
+    p.add_argument("--deadline", type=float, default=5.0)
+    p.add_argument("--api", choices=("sync", "aio"), default="sync")
+    return p.parse_args(argv)
+
+
+CHANNEL_OPTIONS = [("grpc.use_local_subchannel_pool", 1), ("grpc.enable_http_proxy", 0)]
+
+
+def client_port(peer):
+    # The server sees "ipv4:10.244.1.100:44206": the port names the connection.
+    return int(peer.rsplit(":", 1)[1]) if peer else None
+
+
+def one_call(stub, deadline):
+    start = time.time()
+    try:
+        reply = json.loads(stub(b"{}", timeout=deadline))
+        return [start, time.time(), reply["pod"], "OK", client_port(reply.get("peer"))]
+    except grpc.RpcError as e:
+        return [start, time.time(), None, e.code().name, None]
+
+
+def run_channel(idx, target, args, records, started, stop_at):
+    channel = grpc.insecure_channel(target, options=CHANNEL_OPTIONS)
+    stub = channel.unary_unary(METHOD)
+    interval = 1.0 / args.rate
+    first = time.time()
+    k = 0
+    while True:
+        due = first + k * interval
+        if due >= stop_at:
+            break
+        time.sleep(max(0.0, due - time.time()))
+        rec = one_call(stub, args.deadline)
+        records.append([rec[0], rec[1], idx] + rec[2:])
+        if k == 0:
+            started.release()
+        k += 1
+    channel.close()
+
+
+async def aio_call(stub, deadline):
+    start = time.time()
+    try:
+        reply = json.loads(await stub(b"{}", timeout=deadline))
+        return [start, time.time(), reply["pod"], "OK", client_port(reply.get("peer"))]
+    except grpc.RpcError as e:
+        return [start, time.time(), None, e.code().name, None]
+
+
+async def aio_channel(idx, args, records, started, stop_at):
+    async with grpc.aio.insecure_channel(args.target, options=CHANNEL_OPTIONS) as channel:
+        stub = channel.unary_unary(METHOD)
+        first = time.time()
+        k = 0
+        while first + k / args.rate < stop_at:
+            await asyncio.sleep(max(0.0, first + k / args.rate - time.time()))
+            rec = await aio_call(stub, args.deadline)
+            records.append([rec[0], rec[1], idx] + rec[2:])
+            if k == 0:
+                started.append(idx)
+                if len(started) == args.channels:
+                    print("STARTED", flush=True)
+            k += 1
+
+
+async def aio_main(args):
+    records, started = [], []
+    stop_at = time.time() + args.duration
+    await asyncio.gather(*(aio_channel(i, args, records, started, stop_at)
+                           for i in range(args.channels)))
+    print(json.dumps({"records": sorted(records)}), flush=True)
+    return 0
+
+
+def main(argv):
+    args = parse_args(argv)
+    if args.api == "aio":
+        return asyncio.run(aio_main(args))
+    records = []
+    started = threading.Semaphore(0)
+    stop_at = time.time() + args.duration
+    threads = [threading.Thread(target=run_channel, daemon=True,
+                                args=(i, args.target, args, records, started, stop_at))
+               for i in range(args.channels)]
+    for t in threads:
+        t.start()
+    for _ in threads:
+        started.acquire(timeout=args.duration)
+    print("STARTED", flush=True)
+    for t in threads:
+        t.join(args.duration + args.deadline + 5)
+    print(json.dumps({"records": sorted(records)}), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
