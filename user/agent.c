@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include "agent.h"
 #include "agent_services.h"
+#include "agent_sources.h"
 #include "config_file.h"
 #include "event_loop.h"
 #include "loader.h"
@@ -24,6 +25,7 @@ struct agent {
 	struct event_loop *loop;
 	struct rebalancer rebalancer;
 	bool rebalancing;
+	struct agent_sources *sources; /* dns: lookups, state file */
 	int signal_fd;
 };
 
@@ -43,6 +45,7 @@ static void reload(struct agent *a)
 	}
 	log_info("msg=\"reloading\" config=%s services=%zu", a->cfg->config_path, specs.n);
 	service_table_apply(&a->table, &specs);
+	agent_sources_apply(a->sources, &specs);
 	service_spec_list_free(&specs);
 }
 
@@ -125,6 +128,7 @@ static int start(struct agent *a, const struct service_spec_list *specs)
 		.max_services = a->cfg->max_services,
 		.max_backends = a->cfg->max_backends,
 		.max_sockets = a->cfg->max_sockets,
+		.persist = a->cfg->persist,
 	};
 	char err[1024];
 
@@ -137,10 +141,19 @@ static int start(struct agent *a, const struct service_spec_list *specs)
 		return -1;
 	}
 	service_table_init(&a->table, &a->loader.maps, a->cfg->max_services, a->cfg->max_backends);
+	if (a->loader.adopted && service_table_adopt(&a->table)) {
+		log_error("msg=\"cannot read the state the earlier agent left in %s: run 'socklb "
+			  "agent --cleanup' to start over\"",
+			  a->cfg->pin_path);
+		return -1;
+	}
 	if (service_table_apply(&a->table, specs)) {
 		log_error("msg=\"cannot load the configured services (see above)\"");
 		return -1;
 	}
+	a->sources = agent_sources_start(a->loop, &a->table, a->cfg, specs);
+	if (!a->sources)
+		return -1;
 	start_rebalancer(a);
 	return 0;
 }
@@ -160,11 +173,18 @@ int agent_run(const struct agent_config *cfg, const struct service_spec_list *sp
 	}
 	if (a.rebalancing)
 		rebalancer_stop(&a.rebalancer);
+	agent_sources_free(a.sources);
 	loader_stop(&a.loader);
 	service_table_free(&a.table);
 	loop_free(a.loop);
 	if (a.signal_fd >= 0)
 		close(a.signal_fd);
-	log_info("msg=stopped detail=\"programs detached, maps unpinned\" exit_status=%d", status);
+	if (cfg->persist)
+		log_info("msg=stopped detail=\"programs stay attached and maps pinned "
+			 "(--persist): the next agent adopts them\" exit_status=%d",
+			 status);
+	else
+		log_info("msg=stopped detail=\"programs detached, maps unpinned\" exit_status=%d",
+			 status);
 	return status;
 }

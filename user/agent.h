@@ -4,6 +4,7 @@
 #define SOCKLB_AGENT_H
 
 #include <stdbool.h>
+#include "dns_refresh.h"
 #include "rebalancer.h"
 #include "service_spec.h"
 
@@ -17,7 +18,11 @@ struct agent_config {
 	__u32 max_services;
 	__u32 max_backends;
 	__u32 max_sockets;
+	bool persist; /* --persist: leave everything attached for the next agent */
 	struct rebalancer_opts rebalance;
+	char *dns_servers; /* --dns-server list for c-ares, or NULL: resolv.conf's */
+	struct dns_timing dns_timing; /* --dns-min-interval, --dns-max-interval, --dns-empty-grace */
+	const char *state_file; /* --state-file; NULL: the default path, "": none */
 };
 
 /*

@@ -3,8 +3,11 @@
 #include "agent.h"
 #include "cli.h"
 #include "config_file.h"
+#include "dns_resolver.h"
+#include "loader.h"
 #include "log.h"
 #include "preflight.h"
+#include "state_file.h"
 
 #include <argp.h>
 #include <errno.h>
@@ -20,6 +23,8 @@ enum agent_option {
 	OPT_MAX_BACKENDS,
 	OPT_MAX_SOCKETS,
 	OPT_NO_REBALANCE,
+	OPT_PERSIST,
+	OPT_CLEANUP,
 	OPT_MAX_AGE,
 	OPT_DRAIN_DEADLINE,
 	OPT_REMOVAL_GRACE,
@@ -27,13 +32,20 @@ enum agent_option {
 	OPT_REBALANCE_INTERVAL,
 	OPT_REBALANCE_WINDOW,
 	OPT_IMBALANCE_THRESHOLD,
+	OPT_DNS_SERVER,
+	OPT_DNS_MIN_INTERVAL,
+	OPT_DNS_MAX_INTERVAL,
+	OPT_DNS_EMPTY_GRACE,
+	OPT_STATE_FILE,
 };
 
 static const struct argp_option agent_options[] = {
 	{ "service", 's', "VIP:PORT=SOURCE", 0,
 	  "Balance connects to VIP:PORT over the backends SOURCE gives. SOURCE is "
 	  "static:IP:PORT[,IP:PORT...] (IPv6 as [ADDR]:PORT; 'static:' alone means no "
-	  "backends: connects are refused with ECONNREFUSED). Repeatable.",
+	  "backends: connects are refused with ECONNREFUSED) or dns:NAME:PORT (every "
+	  "address NAME resolves to, A for an IPv4 VIP, AAAA for IPv6, on PORT; e.g. a "
+	  "headless Service). Repeatable.",
 	  0 },
 	{ "config", 'c', "FILE", 0,
 	  "Read services from FILE, one VIP:PORT=SOURCE per line ('#' comments). "
@@ -50,6 +62,13 @@ static const struct argp_option agent_options[] = {
 	  "Tracked-connection map size (default 262144); beyond it the oldest entries are "
 	  "forgotten and their live counts are lost",
 	  0 },
+	{ "persist", OPT_PERSIST, NULL, 0,
+	  "Pin the program links too and leave everything attached and pinned on exit: "
+	  "a restarted agent (even after kill -9) adopts the maps and swaps in its "
+	  "programs atomically, so balancing never stops (for DaemonSets)",
+	  0 },
+	{ "cleanup", OPT_CLEANUP, NULL, 0,
+	  "Detach and unpin everything an agent left in --pin-path, then exit", 0 },
 	{ NULL, 0, NULL, 0, "Rebalancing (moves existing connections; needs Linux 6.5+):", 1 },
 	{ "no-rebalance", OPT_NO_REBALANCE, NULL, 0,
 	  "Only balance new connections; never end one", 1 },
@@ -81,20 +100,49 @@ static const struct argp_option agent_options[] = {
 	  "Connections a backend may hold above its fair share, ceil(total / "
 	  "backends), before any is moved (default 0)",
 	  1 },
-	{ NULL, 0, NULL, 0, "Other:", 2 },
+	{ NULL, 0, NULL, 0, "dns: sources (resolv.conf's servers, search list and ndots apply):", 2 },
+	{ "dns-server", OPT_DNS_SERVER, "IP[:PORT]", 0,
+	  "Ask this DNS server instead of resolv.conf's (IPv6 as [ADDR]:PORT). Repeatable", 2 },
+	{ "dns-min-interval", OPT_DNS_MIN_INTERVAL, "DURATION", 0,
+	  "Never look a name up more often than this, whatever the TTL (default 1s)", 2 },
+	{ "dns-max-interval", OPT_DNS_MAX_INTERVAL, "DURATION", 0,
+	  "Look a name up at least this often, and back off after failures up to this "
+	  "(default 30s)",
+	  2 },
+	{ "dns-empty-grace", OPT_DNS_EMPTY_GRACE, "DURATION", 0,
+	  "When a name stops existing (NXDOMAIN) or has no addresses, keep its last "
+	  "backends this long before publishing none (default 30s; 0: at once)",
+	  2 },
+	{ "state-file", OPT_STATE_FILE, "PATH", 0,
+	  "Where `socklb status` finds each service's source, last refresh and last error "
+	  "(default " STATE_FILE_DIR "/<name of the pin path>.json; '' for none)",
+	  2 },
+	{ NULL, 0, NULL, 0, "Other:", 3 },
 	{ "verbose", 'v', NULL, 0, "Debug logging, including libbpf and the verifier", 0 },
 	{ 0 },
 };
 
 struct agent_args {
 	struct agent_config cfg;
+	bool cleanup;
 	char cgroup_root[4096];
 };
+
+/* A zero minimum would let a TTL of 0 spin the agent on lookups. */
+static void check_dns_timing(struct argp_state *state, const struct dns_timing *t)
+{
+	if (t->min_ms < 100)
+		argp_error(state, "--dns-min-interval: at least 100ms");
+	if (t->max_ms < t->min_ms)
+		argp_error(state, "--dns-max-interval (%llums) is below --dns-min-interval (%llums)",
+			   (unsigned long long)t->max_ms, (unsigned long long)t->min_ms);
+}
 
 static error_t parse_agent_option(int key, char *arg, struct argp_state *state)
 {
 	struct agent_args *args = state->input;
 	struct agent_config *cfg = &args->cfg;
+	char err[256];
 	char **grown;
 
 	switch (key) {
@@ -131,6 +179,12 @@ static error_t parse_agent_option(int key, char *arg, struct argp_state *state)
 	case OPT_MAX_SOCKETS:
 		cfg->max_sockets = cli_parse_count(state, "--max-sockets", arg, false);
 		break;
+	case OPT_PERSIST:
+		cfg->persist = true;
+		break;
+	case OPT_CLEANUP:
+		args->cleanup = true;
+		break;
 	case OPT_NO_REBALANCE:
 		cfg->rebalance.enabled = false;
 		break;
@@ -157,6 +211,25 @@ static error_t parse_agent_option(int key, char *arg, struct argp_state *state)
 	case OPT_IMBALANCE_THRESHOLD:
 		cfg->rebalance.threshold =
 			cli_parse_count(state, "--imbalance-threshold", arg, true);
+		break;
+	case OPT_DNS_SERVER:
+		if (dns_server_list_add(&cfg->dns_servers, arg, err, sizeof(err)))
+			argp_error(state, "%s", err);
+		break;
+	case OPT_DNS_MIN_INTERVAL:
+		cfg->dns_timing.min_ms = cli_parse_duration_ms(state, "--dns-min-interval", arg);
+		break;
+	case OPT_DNS_MAX_INTERVAL:
+		cfg->dns_timing.max_ms = cli_parse_duration_ms(state, "--dns-max-interval", arg);
+		break;
+	case OPT_DNS_EMPTY_GRACE:
+		cfg->dns_timing.empty_grace_ms = cli_parse_duration_ms(state, "--dns-empty-grace", arg);
+		break;
+	case OPT_STATE_FILE:
+		cfg->state_file = arg;
+		break;
+	case ARGP_KEY_END:
+		check_dns_timing(state, &cfg->dns_timing);
 		break;
 	case 'v':
 		log_set_level(LOG_DEBUG);
@@ -198,6 +271,22 @@ fail:
 	return -1;
 }
 
+static int cleanup(struct agent_args *args)
+{
+	char err[1024], state_path[4096];
+	int status = EXIT_SUCCESS;
+
+	state_file_path(args->cfg.state_file, args->cfg.pin_path, state_path, sizeof(state_path));
+	if (preflight_privileges(err, sizeof(err)) ||
+	    loader_cleanup(args->cfg.pin_path, err, sizeof(err)) ||
+	    state_file_remove(state_path, err, sizeof(err))) {
+		fprintf(stderr, "socklb agent --cleanup: %s\n", err);
+		status = EXIT_FAILURE;
+	}
+	free(args->cfg.service_args);
+	return status;
+}
+
 int cmd_agent(int argc, char **argv)
 {
 	struct agent_args args = {
@@ -218,6 +307,7 @@ int cmd_agent(int argc, char **argv)
 				.pending_ttl_ms = 5000,
 				.threshold = 0,
 			},
+			.dns_timing = { .min_ms = 1000, .max_ms = 30000, .empty_grace_ms = 30000 },
 		},
 	};
 	struct service_spec_list specs;
@@ -226,6 +316,8 @@ int cmd_agent(int argc, char **argv)
 
 	if (argp_parse(&agent_argp, argc, argv, 0, NULL, &args))
 		return EXIT_USAGE;
+	if (args.cleanup)
+		return cleanup(&args);
 	if (config_gather(args.cfg.service_args, args.cfg.n_service_args, args.cfg.config_path,
 			  &specs, err, sizeof(err))) {
 		fprintf(stderr, "socklb agent: %s\n", err);
@@ -239,5 +331,6 @@ int cmd_agent(int argc, char **argv)
 	service_spec_list_free(&specs);
 out:
 	free(args.cfg.service_args);
+	free(args.cfg.dns_servers);
 	return status;
 }

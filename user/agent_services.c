@@ -2,6 +2,8 @@
 #include "agent_services.h"
 #include "log.h"
 
+#include <bpf/bpf.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,11 +25,12 @@ static struct agent_service *find_service(struct service_table *t, const struct 
 	return NULL;
 }
 
-static struct agent_service *add_service(struct service_table *t, const struct service_spec *spec)
+/* service_id 0: take a fresh one. */
+static struct agent_service *add_service_with_id(struct service_table *t,
+						 const struct service_spec *spec, __u32 id)
 {
 	char vip[ENDPOINT_STR_LEN];
 	struct agent_service *svc;
-	__u32 id;
 
 	if (t->n == t->cap) {
 		size_t cap = t->cap ? 2 * t->cap : 16;
@@ -38,7 +41,8 @@ static struct agent_service *add_service(struct service_table *t, const struct s
 		t->items = grown;
 		t->cap = cap;
 	}
-	id = id_pool_alloc(&t->service_ids);
+	if (!id)
+		id = id_pool_alloc(&t->service_ids);
 	if (!id) {
 		log_error("msg=\"service table full: raise --max-services\" service=%s",
 			  endpoint_str(&spec->vip, vip, sizeof(vip)));
@@ -49,6 +53,17 @@ static struct agent_service *add_service(struct service_table *t, const struct s
 	svc->vip = spec->vip;
 	lb_service_slots_init(&svc->slots, id);
 	return svc;
+}
+
+static struct agent_service *add_service(struct service_table *t, const struct service_spec *spec)
+{
+	return add_service_with_id(t, spec, 0);
+}
+
+static int by_backend_ep(const void *a, const void *b)
+{
+	return endpoint_cmp(&((const struct backend_ref *)a)->ep,
+			    &((const struct backend_ref *)b)->ep);
 }
 
 static int retire_backend(struct service_table *t, __u32 id)
@@ -168,6 +183,13 @@ static int apply_spec(struct service_table *t, const struct service_spec *spec)
 	svc->wanted = true;
 	free(svc->source);
 	svc->source = strdup(spec->source);
+	/*
+	 * A dynamic source publishes through service_table_set_backends once it
+	 * has an answer; until then a new service stays out of the maps (connects
+	 * to its VIP are left alone), and a known one keeps its backends.
+	 */
+	if (spec->kind != SOURCE_STATIC)
+		return 0;
 	if (update_backends(t, svc, spec->backends, spec->n_backends)) {
 		log_error("msg=\"cannot update service\" service=%s",
 			  endpoint_str(&spec->vip, vip, sizeof(vip)));
@@ -250,4 +272,143 @@ void service_table_free(struct service_table *t)
 	id_pool_free(&t->service_ids);
 	id_pool_free(&t->backend_ids);
 	memset(t, 0, sizeof(*t));
+}
+
+/* Reads one service's active backend set back from its slots. */
+static int adopt_backends(struct service_table *t, struct agent_service *svc, __u32 count)
+{
+	svc->backends.items = calloc(count ? count : 1, sizeof(struct backend_ref));
+	if (!svc->backends.items)
+		return -1;
+	for (__u32 i = 0; i < count; i++) {
+		struct socklb_slot_key key = { svc->slots.service_id,
+					       socklb_slot(svc->slots.active_half, i) };
+		struct backend_ref *ref = &svc->backends.items[svc->backends.n];
+		struct socklb_backend be;
+
+		if (bpf_map_lookup_elem(t->maps->backend_slots, &key, &ref->id) ||
+		    bpf_map_lookup_elem(t->maps->backends, &ref->id, &be))
+			return -1;
+		ref->ep = endpoint_from_backend(&be);
+		svc->backends.n++;
+	}
+	qsort(svc->backends.items, svc->backends.n, sizeof(struct backend_ref), by_backend_ep);
+	return 0;
+}
+
+/* Slots are written from 0 up: the inactive half's size is where they stop. */
+static __u32 count_half(struct service_table *t, __u32 service_id, __u32 half)
+{
+	__u32 n = 0, id;
+
+	for (;;) {
+		struct socklb_slot_key key = { service_id, socklb_slot(half, n) };
+
+		if (n == SOCKLB_MAX_BACKENDS_PER_SERVICE ||
+		    bpf_map_lookup_elem(t->maps->backend_slots, &key, &id))
+			return n;
+		n++;
+	}
+}
+
+static int adopt_service(struct service_table *t, const struct socklb_service_key *key,
+			 const struct socklb_service *value)
+{
+	struct service_spec spec = { .vip = endpoint_from_service_key(key) };
+	struct agent_service *svc = add_service_with_id(t, &spec, value->service_id);
+	__u32 inactive = value->active_half ^ 1;
+
+	if (!svc)
+		return -1;
+	svc->slots.active_half = value->active_half;
+	svc->slots.half_count[value->active_half] = value->backend_count;
+	svc->slots.half_count[inactive] = count_half(t, value->service_id, inactive);
+	svc->published = true;
+	svc->source = strdup("adopted");
+	return adopt_backends(t, svc, value->backend_count);
+}
+
+/* Backends no service lists that still hold connections were being drained. */
+static int adopt_retired(struct service_table *t, const bool *in_use, __u32 limit)
+{
+	for (__u32 id = 1; id < limit; id++) {
+		struct socklb_backend_stats st;
+
+		if (in_use[id] || lb_maps_read_stats(t->maps, id, &st) ||
+		    st.live + st.connecting == 0)
+			continue;
+		if (retire_backend(t, id))
+			return -1;
+	}
+	return 0;
+}
+
+static __u32 *collect_backend_ids(struct service_table *t, size_t *n)
+{
+	size_t total = t->n_retired;
+	__u32 *ids;
+
+	for (size_t i = 0; i < t->n; i++)
+		total += t->items[i].backends.n;
+	ids = calloc(total ? total : 1, sizeof(*ids));
+	if (!ids)
+		return NULL;
+	*n = 0;
+	for (size_t i = 0; i < t->n; i++) {
+		for (size_t j = 0; j < t->items[i].backends.n; j++)
+			ids[(*n)++] = t->items[i].backends.items[j].id;
+	}
+	for (size_t i = 0; i < t->n_retired; i++)
+		ids[(*n)++] = t->retired[i];
+	return ids;
+}
+
+/* Takes the adopted ids out of the pools; finds the backends still draining. */
+static int mark_ids(struct service_table *t, bool *backend_in_use)
+{
+	__u32 *service_ids = calloc(t->n ? t->n : 1, sizeof(__u32));
+	__u32 *backend_ids = NULL;
+	size_t n_backend_ids = 0;
+	int ret = -1;
+
+	if (!service_ids)
+		return -1;
+	for (size_t i = 0; i < t->n; i++) {
+		service_ids[i] = t->items[i].slots.service_id;
+		for (size_t j = 0; j < t->items[i].backends.n; j++)
+			backend_in_use[t->items[i].backends.items[j].id] = true;
+	}
+	if (id_pool_mark_used(&t->service_ids, service_ids, t->n) == 0 &&
+	    adopt_retired(t, backend_in_use, t->backend_ids.limit) == 0)
+		backend_ids = collect_backend_ids(t, &n_backend_ids);
+	if (backend_ids)
+		ret = id_pool_mark_used(&t->backend_ids, backend_ids, n_backend_ids);
+	free(service_ids);
+	free(backend_ids);
+	return ret;
+}
+
+int service_table_adopt(struct service_table *t)
+{
+	struct socklb_service_key key, next;
+	struct socklb_service value;
+	void *prev = NULL;
+	bool *in_use = calloc(t->backend_ids.limit, sizeof(*in_use));
+	int ret = 0;
+
+	if (!in_use)
+		return -1;
+	while (ret == 0 && bpf_map_get_next_key(t->maps->services, prev, &next) == 0) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(t->maps->services, &key, &value) == 0)
+			ret = adopt_service(t, &key, &value);
+	}
+	if (ret == 0)
+		ret = mark_ids(t, in_use);
+	free(in_use);
+	if (ret == 0)
+		log_info("msg=\"adopted the state of an earlier agent\" services=%zu draining_backends=%zu",
+			 t->n, t->n_retired);
+	return ret;
 }

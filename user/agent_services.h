@@ -46,6 +46,12 @@ int service_table_apply(struct service_table *t, const struct service_spec_list 
  */
 int service_table_set_backends(struct service_table *t, const struct endpoint *vip,
 			       const struct endpoint *backends, size_t n_backends);
+/*
+ * Rebuilds the table from maps an earlier agent left pinned (services, their
+ * backends and ids, backends still draining), so that applying the specs
+ * after it changes only what differs.  For a freshly initialised table.
+ */
+int service_table_adopt(struct service_table *t);
 /* Frees the ids of retired backends whose last connection has closed. */
 void service_table_reap_retired(struct service_table *t);
 void service_table_free(struct service_table *t);

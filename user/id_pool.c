@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include "id_pool.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,4 +42,31 @@ void id_pool_free(struct id_pool *pool)
 {
 	free(pool->released);
 	memset(pool, 0, sizeof(*pool));
+}
+
+int id_pool_mark_used(struct id_pool *pool, const __u32 *used, size_t n)
+{
+	bool *held = calloc(pool->limit, sizeof(*held));
+	__u32 max = 0;
+	int ret = 0;
+
+	if (!held)
+		return -1;
+	for (size_t i = 0; i < n && ret == 0; i++) {
+		if (used[i] == 0 || used[i] >= pool->limit)
+			ret = -1;
+		else
+			held[used[i]] = true;
+		if (used[i] > max && ret == 0)
+			max = used[i];
+	}
+	pool->next_fresh = max + 1;
+	pool->n_released = 0;
+	/* Every id below the highest in use that nobody holds is free again. */
+	for (__u32 id = max; id >= 1 && ret == 0; id--) {
+		if (!held[id])
+			ret = id_pool_release(pool, id);
+	}
+	free(held);
+	return ret;
 }

@@ -19,5 +19,10 @@ __u32 id_pool_alloc(struct id_pool *pool);
 /* Returns -1 if the id cannot be kept for reuse (out of memory). */
 int id_pool_release(struct id_pool *pool, __u32 id);
 void id_pool_free(struct id_pool *pool);
+/*
+ * For a fresh pool: the ids in used are taken (by maps an earlier agent
+ * left), every other id is free.  Returns -1 if an id is out of range.
+ */
+int id_pool_mark_used(struct id_pool *pool, const __u32 *used, size_t n);
 
 #endif

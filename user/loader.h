@@ -17,6 +17,11 @@ struct loader_opts {
 	__u32 max_services;
 	__u32 max_backends;
 	__u32 max_sockets;
+	/*
+	 * Pin the links too and leave everything attached and pinned on exit, so
+	 * that a restarted agent (even after kill -9) adopts it without a gap.
+	 */
+	bool persist;
 };
 
 #define LOADER_MAX_LINKS 8
@@ -29,10 +34,14 @@ struct loader {
 	int pin_dir_fd; /* held with flock: one agent per pin path */
 	char pin_path[4096];
 	bool maps_pinned;
+	bool persist;
+	bool adopted; /* maps came from an earlier agent: rebuild state from them */
 	struct lb_maps maps;
 };
 
 int loader_start(struct loader *l, const struct loader_opts *opts, char *err, size_t errlen);
 void loader_stop(struct loader *l);
+/* Detaches and unpins everything an agent left in pin_path (no agent may run). */
+int loader_cleanup(const char *pin_path, char *err, size_t errlen);
 
 #endif

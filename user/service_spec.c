@@ -8,6 +8,7 @@
 
 static const struct source_type source_types[] = {
 	{ "static:", SOURCE_STATIC, source_static_parse },
+	{ "dns:", SOURCE_DNS, source_dns_parse },
 };
 
 #define N_SOURCE_TYPES (sizeof(source_types) / sizeof(source_types[0]))
@@ -28,8 +29,8 @@ static int parse_source(const char *source, struct service_spec *spec, char *err
 
 	if (!type) {
 		snprintf(err, errlen,
-			 "unknown source '%.64s': expected static:IP:PORT[,IP:PORT...] "
-			 "(dns: and k8s: sources are not in this build yet)",
+			 "unknown source '%.64s': expected static:IP:PORT[,IP:PORT...] or "
+			 "dns:NAME:PORT (the k8s: source is not in this build yet)",
 			 source);
 		return -1;
 	}
@@ -73,6 +74,7 @@ void service_spec_free(struct service_spec *spec)
 {
 	free(spec->source);
 	free(spec->backends);
+	free(spec->dns_name);
 	memset(spec, 0, sizeof(*spec));
 }
 

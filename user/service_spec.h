@@ -2,7 +2,7 @@
 /*
  * A service as the user describes it: "VIP:PORT=SOURCE", from --service or
  * from a line of the config file.  SOURCE says where the backends come from:
- * "static:IP:PORT[,IP:PORT...]" now; "dns:" and "k8s:" plug in beside it.
+ * "static:IP:PORT[,IP:PORT...]" or "dns:NAME:PORT"; "k8s:" plugs in beside them.
  */
 #ifndef SOCKLB_SERVICE_SPEC_H
 #define SOCKLB_SERVICE_SPEC_H
@@ -12,6 +12,7 @@
 
 enum source_kind {
 	SOURCE_STATIC,
+	SOURCE_DNS, /* backends come later, from the agent's resolver */
 };
 
 struct service_spec {
@@ -20,6 +21,8 @@ struct service_spec {
 	char *source; /* the SOURCE text as given, for logs and status */
 	struct endpoint *backends; /* static: the listed backends, sorted */
 	size_t n_backends;
+	char *dns_name; /* dns: the name to resolve, as given */
+	__u16 dns_port; /* dns: every backend's port, network byte order */
 };
 
 struct service_spec_list {

@@ -17,5 +17,9 @@ struct source_type {
 };
 
 int source_static_parse(const char *args, struct service_spec *spec, char *err, size_t errlen);
+/* dns:NAME:PORT — checks the name (RFC 1123) and port; resolving is source_dns.h's. */
+int source_dns_parse(const char *args, struct service_spec *spec, char *err, size_t errlen);
+/* 0 if name[0..len) is a valid host name (RFC 1123 labels, <= 253 chars, optional final dot). */
+int dns_name_check(const char *name, size_t len, char *err, size_t errlen);
 
 #endif

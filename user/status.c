@@ -3,6 +3,7 @@
 #include "cli.h"
 #include "endpoint.h"
 #include "lb_maps.h"
+#include "status_sources.h"
 
 #include <argp.h>
 #include <bpf/bpf.h>
@@ -15,6 +16,7 @@
 struct status_args {
 	const char *pin_path;
 	bool json;
+	const char *state_file; /* NULL: the agent's default for pin_path */
 };
 
 struct backend_row {
@@ -34,6 +36,10 @@ static const struct argp_option status_options[] = {
 	{ "pin-path", 'p', "PATH", 0, "Where the agent pinned its maps (default " SOCKLB_DEFAULT_PIN_PATH ")",
 	  0 },
 	{ "json", 'j', NULL, 0, "Print JSON for scripts", 0 },
+	{ "state-file", 's', "PATH", 0,
+	  "The agent's state file, for each service's source, last refresh and last error "
+	  "(default: the agent's default for --pin-path)",
+	  0 },
 	{ 0 },
 };
 
@@ -47,6 +53,9 @@ static error_t parse_status_option(int key, char *arg, struct argp_state *state)
 		break;
 	case 'j':
 		args->json = true;
+		break;
+	case 's':
+		args->state_file = arg;
 		break;
 	case ARGP_KEY_ARG:
 		argp_error(state, "unexpected argument '%s'", arg);
@@ -118,11 +127,11 @@ static int read_services(const struct lb_maps *maps, struct service_row **rows, 
 	return 0;
 }
 
-static void print_text(const struct service_row *rows, size_t n)
+static void print_text(const struct service_row *rows, size_t n, json_object *state)
 {
 	char vip[ENDPOINT_STR_LEN], be[ENDPOINT_STR_LEN];
 
-	if (n == 0)
+	if (n == 0 && !status_sources_any_unshown(state))
 		printf("no services\n");
 	for (size_t i = 0; i < n; i++) {
 		const struct service_row *s = &rows[i];
@@ -130,6 +139,7 @@ static void print_text(const struct service_row *rows, size_t n)
 		printf("service %s  id=%u backends=%zu%s\n", endpoint_str(&s->vip, vip, sizeof(vip)),
 		       s->svc.service_id, s->n_backends,
 		       s->n_backends ? "" : "  (connects refused: ECONNREFUSED)");
+		status_sources_text(state, &s->vip);
 		if (s->n_backends)
 			printf("  %-46s %6s %6s %10s %10s %10s %10s %10s %10s\n", "BACKEND", "ID",
 			       "LIVE", "CONNECTING", "CONNECTS", "FAILED", "CLOSED", "ENDED_IDLE",
@@ -148,6 +158,7 @@ static void print_text(const struct service_row *rows, size_t n)
 			       (unsigned long long)b->stats.ended_forced);
 		}
 	}
+	status_sources_text_unshown(state);
 }
 
 static json_object *backend_json(const struct backend_row *b)
@@ -172,7 +183,7 @@ static json_object *backend_json(const struct backend_row *b)
 	return o;
 }
 
-static void print_json(const struct service_row *rows, size_t n)
+static void print_json(const struct service_row *rows, size_t n, json_object *state)
 {
 	json_object *root = json_object_new_object();
 	json_object *services = json_object_new_array();
@@ -189,8 +200,10 @@ static void print_json(const struct service_row *rows, size_t n)
 		for (size_t j = 0; j < rows[i].n_backends; j++)
 			json_object_array_add(backends, backend_json(&rows[i].backends[j]));
 		json_object_object_add(s, "backends", backends);
+		status_sources_json(state, &rows[i].vip, s);
 		json_object_array_add(services, s);
 	}
+	status_sources_json_unshown(state, services);
 	json_object_object_add(root, "services", services);
 	printf("%s\n", json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY));
 	json_object_put(root);
@@ -204,6 +217,7 @@ int cmd_status(int argc, char **argv)
 			     "connections and counters, from the maps the agent pinned.",
 			     NULL, NULL, NULL };
 	struct service_row *rows = NULL;
+	json_object *state;
 	struct lb_maps maps;
 	char err[1024];
 	size_t n = 0;
@@ -216,12 +230,14 @@ int cmd_status(int argc, char **argv)
 		return 1;
 	}
 	ret = read_services(&maps, &rows, &n);
+	state = status_sources_load(args.pin_path, args.state_file);
 	if (ret)
 		fprintf(stderr, "socklb status: out of memory\n");
 	else if (args.json)
-		print_json(rows, n);
+		print_json(rows, n, state);
 	else
-		print_text(rows, n);
+		print_text(rows, n, state);
+	json_object_put(state);
 	for (size_t i = 0; i < n; i++)
 		free(rows[i].backends);
 	free(rows);

@@ -6,6 +6,7 @@ The agent runs in the root network namespace (as on a node) but is attached
 only to the cgroup the test made, so nothing else on the machine is touched.
 """
 
+import atexit
 import json
 import os
 import signal
@@ -28,21 +29,37 @@ def ensure_bpffs():
     subprocess.run(["mount", "-t", "bpf", "bpf", BPFFS], check=True, timeout=10)
 
 
+_pin_paths = iter(range(1 << 30))
+
+
+def next_pin_path():
+    """A pin path no other agent of this test run uses."""
+    return f"{BPFFS}/socklb-test-{os.getpid()}-{next(_pin_paths)}"
+
+
 class Agent:
     """socklb agent started through the topology (so cleanup kills it)."""
 
-    def __init__(self, topo, cgroup, services=(), config=None, extra=()):
+    def __init__(self, topo, cgroup, services=(), config=None, extra=(), pin_path=None,
+                 netns=None, resolv_conf=None):
+        """netns: run the agent in that network namespace (e.g. a "node" host
+        that can reach a test DNS server); resolv_conf: give it that file as
+        /etc/resolv.conf (see in_node)."""
         ensure_bpffs()
         self.topo = topo
-        self.pin_path = f"{BPFFS}/socklb-test-{os.getpid()}-{len(topo.procs)}"
+        self.pin_path = pin_path or next_pin_path()
         argv = [SOCKLB, "agent", "--cgroup", cgroup, "--pin-path", self.pin_path]
         for spec in services:
             argv += ["--service", spec]
         if config:
             argv += ["--config", config]
         argv += list(extra)
+        if "--persist" in extra:
+            # Pins outlive the agent by design: remove them when the test ends.
+            atexit.register(cleanup_pins, self.pin_path)
         # stderr carries the log; keep it on a pipe to wait for "ready".
-        self.proc = topo.spawn(argv, label="agent", stderr=subprocess.STDOUT)
+        self.proc = topo.spawn(in_node(argv, netns, resolv_conf), label="agent",
+                               stderr=subprocess.STDOUT)
         wait_for_line(self.proc, r"msg=ready", 20)
 
     def status(self):
@@ -75,6 +92,25 @@ class Agent:
         self.proc.send_signal(signal.SIGTERM)
         rc = self.proc.wait(10)
         return rc
+
+
+def in_node(argv, netns=None, resolv_conf=None):
+    """argv run inside network namespace `netns` with nsenter (not `ip netns
+    exec`, which remounts /sys and so hides /sys/fs/bpf), and with
+    `resolv_conf` bind-mounted over /etc/resolv.conf in a private mount
+    namespace, as a pod sees its own. Every step execs: the pid stays argv's."""
+    if netns:
+        argv = ["nsenter", f"--net=/run/netns/{netns}", *argv]
+    if resolv_conf:
+        argv = ["unshare", "--mount", "--propagation", "private", "/bin/sh", "-c",
+                'mount --bind "$0" /etc/resolv.conf && exec "$@"', resolv_conf, *argv]
+    return argv
+
+
+def cleanup_pins(pin_path):
+    """socklb agent --cleanup: detach and unpin whatever an agent left."""
+    if os.path.exists(pin_path):
+        run_socklb(["agent", "--cleanup", "--pin-path", pin_path])
 
 
 def run_socklb(args, timeout=20):

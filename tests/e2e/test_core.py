@@ -226,3 +226,35 @@ def test_not_root_is_refused_with_the_fix():
                          capture_output=True, text=True, timeout=10)
     assert res.returncode == 1, res
     assert "run it as root" in res.stderr, res.stderr
+
+
+def test_nonblocking_connects_polled_with_connect_are_counted_once():
+    """A non-blocking connect polled by calling connect() again: the kernel
+    runs the connect hook only for an unconnected socket, so each socket is
+    balanced and counted once."""
+    script = (
+        "import errno, socket, select, time\n"
+        "socks = []\n"
+        "for _ in range(6):\n"
+        "    s = socket.socket(); s.setblocking(False)\n"
+        "    assert s.connect_ex(('10.96.0.10', 8080)) == errno.EINPROGRESS\n"
+        "    for _ in range(100):\n"
+        "        r = s.connect_ex(('10.96.0.10', 8080))\n"
+        "        if r in (0, errno.EISCONN): break\n"
+        "        time.sleep(0.01)\n"
+        "    assert r in (0, errno.EISCONN), r\n"
+        "    socks.append(s)\n"
+        "print('connected', flush=True)\n"
+        "import sys; sys.stdin.read()\n")
+    with Topology("slbcore") as topo:
+        pods, client, cg = setup(topo, n_pods=3)
+        agent = Agent(topo, cg, services=[f"{VIP}={static(pods)}"])
+        proc = client.popen(["/usr/bin/python3", "-c", script], cgroup=cg)
+        from topology import wait_for_line
+        wait_for_line(proc, "connected", 10)
+        bes = agent.wait_backends(VIP, lambda b: sum(x["live"] for x in b.values()) == 6)
+        assert [bes[p.addr]["live"] for p in pods] == [2, 2, 2], bes
+        assert [bes[p.addr]["connects"] for p in pods] == [2, 2, 2], bes
+        topo.stop(proc)
+        bes = agent.wait_backends(VIP, lambda b: all(x["live"] == 0 for x in b.values()))
+        assert all(b["live"] == 0 and b["connecting"] == 0 for b in bes.values()), bes

@@ -12,5 +12,8 @@ Suite *backend_set_suite(void);
 Suite *id_pool_suite(void);
 Suite *lb_maps_suite(void);
 Suite *agent_services_suite(void);
+Suite *rebalance_plan_suite(void);
+Suite *source_dns_suite(void);
+Suite *state_file_suite(void);
 
 #endif

@@ -131,7 +131,7 @@ START_TEST(test_load_line_errors)
 		const char *needle;
 	} cases[] = {
 	    {"garbage\n", "line 1: service 'garbage': expected VIP:PORT=SOURCE"},
-	    {"\n\n10.96.0.10:80=dns:x\n", "line 3: service '10.96.0.10:80': unknown source"},
+	    {"\n\n10.96.0.10:80=udp:x\n", "line 3: service '10.96.0.10:80': unknown source"},
 	    {"#\n10.96.0.10:80=static:10.0.0.1:80,10.0.0.1:80\n", "line 2: "},
 	    {"10.96.0.10:80=static:\n10.96.0.10:80=static:10.0.0.1:80\n",
 	     "line 2: service 10.96.0.10:80 is given twice"},

@@ -136,11 +136,8 @@ def run_rounds(grpc, stubs, args):
     print(summary.to_json(), flush=True)
 
 
-def hold(grpc, stubs, args):
+def hold(grpc, stubs, args, done):
     """Keep channels open; stdin lines trigger new rounds, EOF/SIGTERM end."""
-    done = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: done.set())
-    signal.signal(signal.SIGINT, lambda *_: done.set())
     lock = threading.Lock()  # held while a stdin-triggered round runs
 
     def read_stdin():
@@ -173,10 +170,16 @@ def grpc_main(args):
     import grpc  # imported lazily so --getpeername has no gRPC threads at all
     channels = open_channels(grpc, args.target, args.channels)
     stubs = [ch.unary_unary(METHOD) for ch in channels]  # raw bytes in/out
+    # Handlers go in before the first summary: a caller may send SIGTERM as
+    # soon as it has read it.
+    done = threading.Event()
+    if args.hold:
+        signal.signal(signal.SIGTERM, lambda *_: done.set())
+        signal.signal(signal.SIGINT, lambda *_: done.set())
     try:
         run_rounds(grpc, stubs, args)
         if args.hold:
-            hold(grpc, stubs, args)
+            hold(grpc, stubs, args, done)
     finally:
         for ch in channels:
             ch.close()

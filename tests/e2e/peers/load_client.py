@@ -39,10 +39,23 @@ def parse_args(argv):
     p.add_argument("--duration", type=float, default=10.0, help="seconds")
     p.add_argument("--deadline", type=float, default=5.0)
     p.add_argument("--api", choices=("sync", "aio"), default="sync")
+    p.add_argument("--lb-policy", default=None,
+                   help="channel LB policy, e.g. round_robin (default: gRPC's pick_first)")
+    p.add_argument("--closed-loop", action="store_true",
+                   help="each channel calls again as soon as a call ends, until --duration "
+                        "is over (fixed concurrency = --channels); --rate is ignored")
     return p.parse_args(argv)
 
 
 CHANNEL_OPTIONS = [("grpc.use_local_subchannel_pool", 1), ("grpc.enable_http_proxy", 0)]
+
+
+def channel_options(args):
+    """CHANNEL_OPTIONS, plus the LB policy when one was asked for (the
+    benchmark's app-side fix: round_robin over every address DNS returns)."""
+    if not args.lb_policy:
+        return CHANNEL_OPTIONS
+    return CHANNEL_OPTIONS + [("grpc.lb_policy_name", args.lb_policy)]
 
 
 def client_port(peer):
@@ -59,15 +72,25 @@ def one_call(stub, deadline):
         return [start, time.time(), None, e.code().name, None]
 
 
+def next_due(first, k, args, stop_at):
+    """When call k of a channel is due, or None once the channel is done.
+    Steady rate: call k is due at first + k/rate, none at or after stop_at.
+    --closed-loop: due at once, until the clock passes stop_at."""
+    if args.closed_loop:
+        now = time.time()
+        return now if now < stop_at else None
+    due = first + k / args.rate
+    return due if due < stop_at else None
+
+
 def run_channel(idx, target, args, records, started, stop_at):
-    channel = grpc.insecure_channel(target, options=CHANNEL_OPTIONS)
+    channel = grpc.insecure_channel(target, options=channel_options(args))
     stub = channel.unary_unary(METHOD)
-    interval = 1.0 / args.rate
     first = time.time()
     k = 0
     while True:
-        due = first + k * interval
-        if due >= stop_at:
+        due = next_due(first, k, args, stop_at)
+        if due is None:
             break
         time.sleep(max(0.0, due - time.time()))
         rec = one_call(stub, args.deadline)
@@ -88,12 +111,13 @@ async def aio_call(stub, deadline):
 
 
 async def aio_channel(idx, args, records, started, stop_at):
-    async with grpc.aio.insecure_channel(args.target, options=CHANNEL_OPTIONS) as channel:
+    async with grpc.aio.insecure_channel(args.target,
+                                      options=channel_options(args)) as channel:
         stub = channel.unary_unary(METHOD)
         first = time.time()
         k = 0
-        while first + k / args.rate < stop_at:
-            await asyncio.sleep(max(0.0, first + k / args.rate - time.time()))
+        while (due := next_due(first, k, args, stop_at)) is not None:
+            await asyncio.sleep(max(0.0, due - time.time()))
             rec = await aio_call(stub, args.deadline)
             records.append([rec[0], rec[1], idx] + rec[2:])
             if k == 0:

@@ -1,0 +1,149 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include "agent_sources.h"
+#include "log.h"
+#include "source_dns.h"
+#include "state_file.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* At most one write of the state file per this long; a burst of changes shares one. */
+#define STATE_WRITE_INTERVAL_MS 100
+
+struct agent_sources {
+	struct event_loop *loop;
+	struct service_table *table;
+	struct dns_source *dns;
+	const char *pin_path;
+	char state_path[4096]; /* "" when --state-file is "" */
+	double config_read_at; /* wall clock: static services' last refresh */
+	uint64_t write_timer;
+	uint64_t last_write_ms; /* loop_now_ms of the last write */
+	bool write_failing;	/* log a failing write once, not every time */
+};
+
+static double wall_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* One service as the state file shows it; dns: services report their watch. */
+static struct state_service describe(const struct agent_sources *s, const struct agent_service *svc)
+{
+	struct state_service out = {
+	    .vip = svc->vip,
+	    .source = svc->source,
+	    .kind = "static",
+	    .state = "ok",
+	    .published = svc->published,
+	    .n_backends = svc->backends.n,
+	    .last_refresh = s->config_read_at,
+	};
+	struct dns_watch_status dns;
+
+	if (dns_source_status(s->dns, &svc->vip, &dns)) {
+		out.kind = "dns";
+		out.state = dns_state_name(dns.state);
+		out.last_refresh = dns.last_refresh;
+		out.last_error = dns.last_error;
+		out.last_error_at = dns.last_error_at;
+	}
+	return out;
+}
+
+static void write_state(void *arg)
+{
+	struct agent_sources *s = arg;
+	struct state_service *svcs = calloc(s->table->n + 1, sizeof(*svcs));
+	char err[4300];
+
+	s->write_timer = 0;
+	s->last_write_ms = loop_now_ms();
+	if (!svcs)
+		return;
+	for (size_t i = 0; i < s->table->n; i++)
+		svcs[i] = describe(s, &s->table->items[i]);
+	if (state_file_write(s->state_path, s->pin_path, svcs, s->table->n, err, sizeof(err))) {
+		if (!s->write_failing)
+			log_warn("msg=\"socklb status will not show sources\" error=\"%s\"", err);
+		s->write_failing = true;
+	} else {
+		s->write_failing = false;
+	}
+	free(svcs);
+}
+
+/*
+ * Writes now, so that status agrees with the maps, unless the file was just
+ * written: then once more when the interval is over, for the whole burst.
+ */
+static void state_changed(void *arg)
+{
+	struct agent_sources *s = arg;
+	uint64_t since = loop_now_ms() - s->last_write_ms;
+
+	if (!s->state_path[0] || s->write_timer)
+		return;
+	if (since >= STATE_WRITE_INTERVAL_MS)
+		write_state(s);
+	else
+		s->write_timer =
+		    loop_add_timer(s->loop, STATE_WRITE_INTERVAL_MS - since, write_state, s);
+}
+
+struct agent_sources *agent_sources_start(struct event_loop *loop, struct service_table *table,
+					  const struct agent_config *cfg,
+					  const struct service_spec_list *specs)
+{
+	struct agent_sources *s = calloc(1, sizeof(*s));
+	struct dns_source_opts dns_opts = {
+	    .servers_csv = cfg->dns_servers,
+	    .timing = cfg->dns_timing,
+	    .changed = state_changed,
+	};
+	char err[1024];
+
+	if (!s) {
+		log_error("msg=\"out of memory\"");
+		return NULL;
+	}
+	s->loop = loop;
+	s->table = table;
+	s->pin_path = cfg->pin_path;
+	state_file_path(cfg->state_file, cfg->pin_path, s->state_path, sizeof(s->state_path));
+	dns_opts.changed_arg = s;
+	s->dns = dns_source_new(loop, table, &dns_opts, err, sizeof(err));
+	if (!s->dns) {
+		log_error("msg=\"%s\"", err);
+		free(s);
+		return NULL;
+	}
+	agent_sources_apply(s, specs);
+	return s;
+}
+
+void agent_sources_apply(struct agent_sources *s, const struct service_spec_list *specs)
+{
+	s->config_read_at = wall_now();
+	dns_source_sync(s->dns, specs);
+	state_changed(s);
+}
+
+void agent_sources_free(struct agent_sources *s)
+{
+	if (!s)
+		return;
+	dns_source_free(s->dns);
+	if (s->write_timer)
+		loop_cancel_timer(s->loop, s->write_timer);
+	/* The file describes a running agent: a stopped one leaves none behind. */
+	if (s->state_path[0])
+		unlink(s->state_path);
+	free(s);
+}
