@@ -5,9 +5,9 @@ set -eu
 
 PACKAGES="
   make gcc clang llvm pkg-config xz-utils git
-  libbpf-dev bpftool libelf-dev zlib1g-dev libjson-c-dev libc-ares-dev
+  libbpf-dev bpftool libelf-dev zlib1g-dev libjson-c-dev libc-ares-dev libmicrohttpd-dev
   check libsubunit-dev valgrind
-  iproute2 iptables python3 python3-grpcio dnsmasq-base
+  iproute2 iptables python3 python3-grpcio dnsmasq-base python3-yaml
 "
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -6,6 +6,7 @@
 #include "event_loop.h"
 #include "loader.h"
 #include "log.h"
+#include "metrics.h"
 #include "rebalancer.h"
 
 #include <errno.h>
@@ -26,6 +27,7 @@ struct agent {
 	struct rebalancer rebalancer;
 	bool rebalancing;
 	struct agent_sources *sources; /* dns: lookups, state file */
+	struct metrics_server *metrics;
 	int signal_fd;
 };
 
@@ -119,6 +121,22 @@ static void start_rebalancer(struct agent *a)
 		 (unsigned long long)opts.window_ms, opts.threshold);
 }
 
+static int start_metrics(struct agent *a)
+{
+	struct metrics_ctx ctx = { &a->table, &a->loader.maps, a->sources };
+	char err[1024];
+
+	if (!a->cfg->metrics_addr)
+		return 0;
+	a->metrics = metrics_start(a->loop, a->cfg->metrics_addr, &ctx, err, sizeof(err));
+	if (!a->metrics) {
+		log_error("msg=\"%s\"", err);
+		return -1;
+	}
+	log_info("msg=\"serving /metrics and /healthz\" addr=%s", a->cfg->metrics_addr);
+	return 0;
+}
+
 static int start(struct agent *a, const struct service_spec_list *specs)
 {
 	struct loader_opts opts = {
@@ -155,7 +173,7 @@ static int start(struct agent *a, const struct service_spec_list *specs)
 	if (!a->sources)
 		return -1;
 	start_rebalancer(a);
-	return 0;
+	return start_metrics(a);
 }
 
 int agent_run(const struct agent_config *cfg, const struct service_spec_list *specs)
@@ -171,6 +189,7 @@ int agent_run(const struct agent_config *cfg, const struct service_spec_list *sp
 			 specs->n);
 		status = loop_run(a.loop) ? EXIT_FAILURE : EXIT_SUCCESS;
 	}
+	metrics_stop(a.metrics);
 	if (a.rebalancing)
 		rebalancer_stop(&a.rebalancer);
 	agent_sources_free(a.sources);

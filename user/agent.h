@@ -19,6 +19,7 @@ struct agent_config {
 	__u32 max_backends;
 	__u32 max_sockets;
 	bool persist; /* --persist: leave everything attached for the next agent */
+	const char *metrics_addr; /* --metrics-addr, or NULL: no metrics server */
 	struct rebalancer_opts rebalance;
 	char *dns_servers; /* --dns-server list for c-ares, or NULL: resolv.conf's */
 	struct dns_timing dns_timing; /* --dns-min-interval, --dns-max-interval, --dns-empty-grace */

@@ -24,6 +24,8 @@ enum agent_option {
 	OPT_MAX_SOCKETS,
 	OPT_NO_REBALANCE,
 	OPT_PERSIST,
+	OPT_METRICS_ADDR,
+	OPT_LOG_LEVEL,
 	OPT_CLEANUP,
 	OPT_MAX_AGE,
 	OPT_DRAIN_DEADLINE,
@@ -66,6 +68,10 @@ static const struct argp_option agent_options[] = {
 	  "Pin the program links too and leave everything attached and pinned on exit: "
 	  "a restarted agent (even after kill -9) adopts the maps and swaps in its "
 	  "programs atomically, so balancing never stops (for DaemonSets)",
+	  0 },
+	{ "metrics-addr", OPT_METRICS_ADDR, "ADDR", 0,
+	  "Serve Prometheus metrics on http://ADDR/metrics and a health check on /healthz; "
+	  "ADDR is :PORT (all addresses), IP:PORT or [IPV6]:PORT (default: off)",
 	  0 },
 	{ "cleanup", OPT_CLEANUP, NULL, 0,
 	  "Detach and unpin everything an agent left in --pin-path, then exit", 0 },
@@ -118,6 +124,8 @@ static const struct argp_option agent_options[] = {
 	  "(default " STATE_FILE_DIR "/<name of the pin path>.json; '' for none)",
 	  2 },
 	{ NULL, 0, NULL, 0, "Other:", 3 },
+	{ "log-level", OPT_LOG_LEVEL, "LEVEL", 0,
+	  "debug, info (default), warn or error; SOCKLB_LOG_LEVEL sets the default", 2 },
 	{ "verbose", 'v', NULL, 0, "Debug logging, including libbpf and the verifier", 0 },
 	{ 0 },
 };
@@ -136,6 +144,15 @@ static void check_dns_timing(struct argp_state *state, const struct dns_timing *
 	if (t->max_ms < t->min_ms)
 		argp_error(state, "--dns-max-interval (%llums) is below --dns-min-interval (%llums)",
 			   (unsigned long long)t->max_ms, (unsigned long long)t->min_ms);
+}
+
+static void set_log_level(struct argp_state *state, const char *what, const char *name)
+{
+	enum log_level level;
+
+	if (log_parse_level(name, &level))
+		argp_error(state, "%s '%s': use debug, info, warn or error", what, name);
+	log_set_level(level);
 }
 
 static error_t parse_agent_option(int key, char *arg, struct argp_state *state)
@@ -178,6 +195,12 @@ static error_t parse_agent_option(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_MAX_SOCKETS:
 		cfg->max_sockets = cli_parse_count(state, "--max-sockets", arg, false);
+		break;
+	case OPT_LOG_LEVEL:
+		set_log_level(state, "--log-level", arg);
+		break;
+	case OPT_METRICS_ADDR:
+		cfg->metrics_addr = arg;
 		break;
 	case OPT_PERSIST:
 		cfg->persist = true;
@@ -234,6 +257,7 @@ static error_t parse_agent_option(int key, char *arg, struct argp_state *state)
 	case 'v':
 		log_set_level(LOG_DEBUG);
 		break;
+
 	case ARGP_KEY_ARG:
 		argp_error(state, "unexpected argument '%s'", arg);
 		break;
@@ -310,10 +334,19 @@ int cmd_agent(int argc, char **argv)
 			.dns_timing = { .min_ms = 1000, .max_ms = 30000, .empty_grace_ms = 30000 },
 		},
 	};
+	const char *env_level = getenv("SOCKLB_LOG_LEVEL");
 	struct service_spec_list specs;
+	enum log_level level;
 	char err[1024];
 	int status = EXIT_USAGE;
 
+	if (env_level && log_parse_level(env_level, &level)) {
+		fprintf(stderr, "socklb agent: SOCKLB_LOG_LEVEL '%s': use debug, info, warn or error\n",
+			env_level);
+		return EXIT_USAGE;
+	}
+	if (env_level)
+		log_set_level(level);
 	if (argp_parse(&agent_argp, argc, argv, 0, NULL, &args))
 		return EXIT_USAGE;
 	if (args.cleanup)

@@ -34,7 +34,8 @@ static double wall_now(void)
 }
 
 /* One service as the state file shows it; dns: services report their watch. */
-static struct state_service describe(const struct agent_sources *s, const struct agent_service *svc)
+struct state_service agent_sources_describe(const struct agent_sources *s,
+					    const struct agent_service *svc)
 {
 	struct state_service out = {
 	    .vip = svc->vip,
@@ -53,6 +54,8 @@ static struct state_service describe(const struct agent_sources *s, const struct
 		out.last_refresh = dns.last_refresh;
 		out.last_error = dns.last_error;
 		out.last_error_at = dns.last_error_at;
+		out.refreshes = dns.refreshes;
+		out.errors = dns.errors;
 	}
 	return out;
 }
@@ -68,7 +71,7 @@ static void write_state(void *arg)
 	if (!svcs)
 		return;
 	for (size_t i = 0; i < s->table->n; i++)
-		svcs[i] = describe(s, &s->table->items[i]);
+		svcs[i] = agent_sources_describe(s, &s->table->items[i]);
 	if (state_file_write(s->state_path, s->pin_path, svcs, s->table->n, err, sizeof(err))) {
 		if (!s->write_failing)
 			log_warn("msg=\"socklb status will not show sources\" error=\"%s\"", err);

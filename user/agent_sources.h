@@ -10,6 +10,7 @@
 #include "agent.h"
 #include "agent_services.h"
 #include "event_loop.h"
+#include "state_file.h"
 
 struct agent_sources;
 
@@ -22,6 +23,9 @@ struct agent_sources *agent_sources_start(struct event_loop *loop, struct servic
 					  const struct service_spec_list *specs);
 /* Call after each later service_table_apply (SIGHUP) with the same specs. */
 void agent_sources_apply(struct agent_sources *s, const struct service_spec_list *specs);
+/* What status and metrics show of one service's source. */
+struct state_service agent_sources_describe(const struct agent_sources *s,
+					    const struct agent_service *svc);
 /* Stops every lookup and removes the state file. */
 void agent_sources_free(struct agent_sources *s);
 

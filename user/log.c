@@ -15,6 +15,17 @@ void log_set_level(enum log_level level)
 	min_level = level;
 }
 
+int log_parse_level(const char *name, enum log_level *out)
+{
+	for (size_t i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++) {
+		if (!strcmp(name, level_names[i])) {
+			*out = (enum log_level)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
 static void log_vmsg(enum log_level level, const char *fmt, va_list ap)
 {
 	struct timespec now;

@@ -20,6 +20,8 @@ struct dns_watch {
 	double last_refresh;
 	char last_error[64];
 	double last_error_at;
+	unsigned long long refreshes; /* answers (addresses or empty) */
+	unsigned long long errors; /* failed lookups */
 	bool empty_published; /* the empty set is out since the last answer with addresses */
 };
 
@@ -134,8 +136,12 @@ static bool record(struct dns_watch *w, const struct dns_answer *a, const struct
 
 	if (step->action != DNS_KEEP)
 		w->empty_published = step->action == DNS_PUBLISH_EMPTY;
-	if (a->outcome != DNS_OUTCOME_ERROR)
+	if (a->outcome != DNS_OUTCOME_ERROR) {
 		w->last_refresh = wall_now();
+		w->refreshes++;
+	} else {
+		w->errors++;
+	}
 	if (a->error) {
 		snprintf(w->last_error, sizeof(w->last_error), "%s", a->error);
 		w->last_error_at = wall_now();
@@ -280,6 +286,8 @@ bool dns_source_status(const struct dns_source *s, const struct endpoint *vip,
 	out->last_refresh = w->last_refresh;
 	out->last_error = w->last_error[0] ? w->last_error : NULL;
 	out->last_error_at = w->last_error_at;
+	out->refreshes = w->refreshes;
+	out->errors = w->errors;
 	return true;
 }
 

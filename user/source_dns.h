@@ -32,6 +32,8 @@ struct dns_watch_status {
 	double last_refresh; /* wall clock (s) of the last answer (addresses or empty); 0: none */
 	const char *last_error; /* NULL: none yet */
 	double last_error_at;	/* wall clock (s) */
+	unsigned long long refreshes; /* answers (addresses or empty) */
+	unsigned long long errors; /* failed lookups */
 };
 
 struct dns_source *dns_source_new(struct event_loop *loop, struct service_table *table,

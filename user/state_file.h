@@ -25,6 +25,8 @@ struct state_service {
 	double last_refresh;	/* wall clock, seconds; 0: never */
 	const char *last_error; /* NULL: none */
 	double last_error_at;
+	unsigned long long refreshes; /* answers the source got (for metrics) */
+	unsigned long long errors; /* failed refreshes (for metrics) */
 };
 
 /* STATE_FILE_DIR "/<last component of pin_path>.json" */

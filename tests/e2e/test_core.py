@@ -190,6 +190,9 @@ def bad_input_cases(cg, pin):
         (["agent", "--cgroup", cg, "--pin-path", "/tmp/socklb-pins"], 1,
          "not on a BPF filesystem"),
         (base + ["--max-backends", "0"], 64, "--max-backends '0'"),
+        (base + ["--log-level", "loud"], 64, "--log-level 'loud'"),
+        (base + ["--max-age", "5 minutes"], 64, "--max-age '5 minutes'"),
+        (base + ["--metrics-addr", "localhost:x"], 1, "--metrics-addr 'localhost:x'"),
     ]
 
 
