@@ -59,23 +59,30 @@ static __always_inline void remember_socket(struct bpf_sock_addr *ctx,
 	bpf_map_update_elem(&sockets, &cookie, &entry, BPF_ANY);
 }
 
-static __always_inline void write_dest(struct bpf_sock_addr *ctx, const struct socklb_backend *be,
-				       bool v6_socket)
+/* Writes addr into an IPv6 socket's address; IPv4 goes in v4-mapped. */
+static __always_inline void set_user_ip6(struct bpf_sock_addr *ctx, const union socklb_addr *addr,
+					 __u8 family)
 {
-	if (!v6_socket) {
-		ctx->user_ip4 = be->addr.ip4;
-	} else if (be->family == AF_INET) {
-		/* An IPv6 socket reaching an IPv4 service: keep it v4-mapped. */
+	if (family == AF_INET) {
 		ctx->user_ip6[0] = 0;
 		ctx->user_ip6[1] = 0;
 		ctx->user_ip6[2] = bpf_htonl(0xffff);
-		ctx->user_ip6[3] = be->addr.ip4;
+		ctx->user_ip6[3] = addr->ip4;
 	} else {
-		ctx->user_ip6[0] = be->addr.ip6[0];
-		ctx->user_ip6[1] = be->addr.ip6[1];
-		ctx->user_ip6[2] = be->addr.ip6[2];
-		ctx->user_ip6[3] = be->addr.ip6[3];
+		ctx->user_ip6[0] = addr->ip6[0];
+		ctx->user_ip6[1] = addr->ip6[1];
+		ctx->user_ip6[2] = addr->ip6[2];
+		ctx->user_ip6[3] = addr->ip6[3];
 	}
+}
+
+static __always_inline void write_dest(struct bpf_sock_addr *ctx, const struct socklb_backend *be,
+				       bool v6_socket)
+{
+	if (v6_socket)
+		set_user_ip6(ctx, &be->addr, be->family);
+	else
+		ctx->user_ip4 = be->addr.ip4;
 	ctx->user_port = be->port;
 }
 
@@ -164,17 +171,7 @@ int socklb_getpeername6(struct bpf_sock_addr *ctx)
 
 	if (!s)
 		return SOCK_ADDR_ALLOW;
-	if (s->vip_family == AF_INET) {
-		ctx->user_ip6[0] = 0;
-		ctx->user_ip6[1] = 0;
-		ctx->user_ip6[2] = bpf_htonl(0xffff);
-		ctx->user_ip6[3] = s->vip.ip4;
-	} else {
-		ctx->user_ip6[0] = s->vip.ip6[0];
-		ctx->user_ip6[1] = s->vip.ip6[1];
-		ctx->user_ip6[2] = s->vip.ip6[2];
-		ctx->user_ip6[3] = s->vip.ip6[3];
-	}
+	set_user_ip6(ctx, &s->vip, s->vip_family);
 	ctx->user_port = s->vip_port;
 	return SOCK_ADDR_ALLOW;
 }

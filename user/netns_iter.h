@@ -11,9 +11,23 @@
 #include <stddef.h>
 #include <linux/types.h>
 
+/* A process through which a network namespace can be entered. */
+struct netns_door {
+	__u64 cookie;
+	__u32 pid;
+};
+
 struct netns_runner {
 	int own_netns_fd;
 	__u64 own_cookie;
+	/*
+	 * Every namespace the agent's /proc shows, for when the pid recorded at
+	 * connect time is not ours to use: it is the kernel's global pid, and an
+	 * agent in another pid namespace (a kind node) sees other numbers.
+	 */
+	struct netns_door *doors;
+	size_t n_doors;
+	__u64 doors_built_ms;
 };
 
 int netns_runner_init(struct netns_runner *r);
