@@ -25,7 +25,7 @@ USER_OBJS  := $(patsubst user/%.c,$(BUILD)/user/%.o,$(USER_SRCS))
 UNIT_SRCS  := $(wildcard tests/unit/*.c)
 
 .SECONDARY:
-.PHONY: all deps test unit-test e2e-test demo bench clean help format
+.PHONY: all deps test unit-test e2e-test deploy-test demo bench bench-quick clean help format
 all: $(BUILD)/socklb
 
 help:
@@ -73,13 +73,21 @@ unit-test: $(BUILD)/unit_tests
 e2e-test: $(BUILD)/socklb
 	$(PYTHON) tests/e2e/runner.py tests/e2e/test_*.py
 
-test: unit-test e2e-test
+# Renders deploy/ offline and validates it against the Kubernetes schemas.
+deploy-test: $(BUILD)/socklb
+	$(PYTHON) tests/e2e/runner.py tests/deploy/test_manifests.py
+
+test: unit-test e2e-test deploy-test
 
 demo: $(BUILD)/socklb
 	$(PYTHON) tests/e2e/demo.py
 
+# Benchmarks: results/ gets results.json, results.md and calls_per_pod.png.
 bench: $(BUILD)/socklb
-	$(PYTHON) tests/bench/bench.py
+	$(PYTHON) tests/bench/bench.py $(BENCH_ARGS)
+
+bench-quick: $(BUILD)/socklb
+	$(PYTHON) tests/bench/bench.py --quick $(BENCH_ARGS)
 
 format:
 	clang-format -i bpf/*.c bpf/*.h user/*.c user/*.h include/*.h tests/unit/*.c

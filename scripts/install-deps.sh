@@ -8,6 +8,7 @@ PACKAGES="
   libbpf-dev bpftool libelf-dev zlib1g-dev libjson-c-dev libc-ares-dev libmicrohttpd-dev
   check libsubunit-dev valgrind
   iproute2 iptables python3 python3-grpcio dnsmasq-base python3-yaml
+  nginx gnuplot-nox
 "
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -18,3 +19,5 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update
 # shellcheck disable=SC2086 # the list is meant to split into words
 apt-get install -y --no-install-recommends $PACKAGES
+# Node.js packages (Kubernetes schemas) for the deploy/ manifest tests.
+"$(dirname "$0")/../tests/deploy/install.sh"
