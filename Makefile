@@ -67,7 +67,9 @@ $(BUILD)/unit_tests: $(UNIT_SRCS) $(filter-out user/main.c user/agent_cli.c user
 	$(CC) $(USER_CFLAGS) $(SAN) -Itests/unit $(filter %.c,$^) $(USER_LIBS) \
 		$(shell pkg-config --libs check) -o $@
 
+# The map tests pin into /sys/fs/bpf: mount the BPF filesystem if it is not.
 unit-test: $(BUILD)/unit_tests
+	@mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
 	$(BUILD)/unit_tests
 
 e2e-test: $(BUILD)/socklb
