@@ -21,6 +21,12 @@
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /*
+ * Bumped by every balanced connect, establishment and close: the agent reads
+ * it (mmapped, no syscall) to skip its rebalancing scan while nothing moves.
+ */
+__u64 activity = 0;
+
+/*
  * A service with no backend refuses the connect at once, as a Service without
  * endpoints does under kube-proxy: the app sees ECONNREFUSED, and nothing is
  * sent to the service address.
@@ -35,6 +41,7 @@ static __always_inline void count_connect(__u32 backend_id)
 {
 	struct socklb_backend_stats *st = bpf_map_lookup_elem(&backend_stats, &backend_id);
 
+	__sync_fetch_and_add(&activity, 1);
 	if (st)
 		__sync_fetch_and_add(&st->connects, 1);
 }
@@ -205,6 +212,7 @@ static __always_inline void on_established(struct socklb_socket *s)
 		return;
 	s->state = SOCKLB_SOCK_ESTABLISHED;
 	s->established_ns = bpf_ktime_get_ns();
+	__sync_fetch_and_add(&activity, 1);
 	if (st) {
 		__sync_fetch_and_sub(&st->connecting, 1);
 		__sync_fetch_and_add(&st->live, 1);
@@ -223,6 +231,7 @@ static __always_inline void on_close(struct socklb_socket *s, __u64 cookie)
 		__sync_fetch_and_add(&st->connect_failures, 1);
 	}
 	bpf_map_delete_elem(&sockets, &cookie);
+	__sync_fetch_and_add(&activity, 1);
 }
 
 SEC("sockops")

@@ -8,6 +8,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "rebalancer.h"
+#include "socklb.skel.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -108,7 +109,8 @@ static void start_rebalancer(struct agent *a)
 	}
 	opts.max_backends = a->cfg->max_backends;
 	if (rebalancer_start(&a->rebalancer, &opts, &a->loader.maps, &a->table,
-			     a->cfg->max_services, a->loop, err, sizeof(err))) {
+			     a->cfg->max_services, a->loop, &a->loader.skel->bss->activity, err,
+			     sizeof(err))) {
 		log_warn("msg=\"rebalancing disabled\" error=\"%s\"", err);
 		return;
 	}

@@ -211,11 +211,32 @@ static void act(struct rebalancer *r)
 	}
 }
 
+/*
+ * Nothing to plan while no connection came, went or was established, no
+ * service changed, and no end is pending: an idle node costs no syscalls.
+ */
+static bool quiet(struct rebalancer *r)
+{
+	__u64 now = *r->activity;
+	bool quiet = now == r->last_activity && !r->dirty && !r->n_budget_ids &&
+		     !r->table->n_retired;
+
+	r->last_activity = now;
+	r->dirty = false;
+	return quiet;
+}
+
 static void tick(struct rebalancer *r)
 {
 	size_t cap = r->opts.max_backends + 1, n_ids = 0;
-	__u32 *ids = malloc(cap * sizeof(*ids));
+	__u32 *ids;
 
+	if (quiet(r)) {
+		if (r->opts.max_age_ms)
+			act(r);
+		return;
+	}
+	ids = malloc(cap * sizeof(*ids));
 	if (!ids)
 		return;
 	for (size_t i = 0; i < r->table->n; i++)
@@ -252,7 +273,10 @@ void rebalancer_kick(struct rebalancer *r)
 
 static void on_table_change(void *arg)
 {
-	rebalancer_kick(arg);
+	struct rebalancer *r = arg;
+
+	r->dirty = true;
+	rebalancer_kick(r);
 }
 
 static int reuse_maps(struct rebalancer *r)
@@ -301,7 +325,8 @@ static int load(struct rebalancer *r, char *err, size_t errlen)
 
 int rebalancer_start(struct rebalancer *r, const struct rebalancer_opts *opts,
 		     const struct lb_maps *maps, struct service_table *table, __u32 max_services,
-		     struct event_loop *loop, char *err, size_t errlen)
+		     struct event_loop *loop, const volatile __u64 *activity, char *err,
+		     size_t errlen)
 {
 	memset(r, 0, sizeof(*r));
 	r->opts = *opts;
@@ -309,6 +334,8 @@ int rebalancer_start(struct rebalancer *r, const struct rebalancer_opts *opts,
 	r->table = table;
 	r->loop = loop;
 	r->max_services = max_services;
+	r->activity = activity;
+	r->dirty = true;
 	r->netns.own_netns_fd = -1;
 	r->mem = calloc(opts->max_backends + 1, sizeof(*r->mem));
 	r->pending = calloc(max_services + 1, sizeof(*r->pending));

@@ -44,12 +44,16 @@ struct rebalancer {
 	size_t n_budget_ids;
 	__u32 max_services;
 	uint64_t kick_timer;
+	const volatile __u64 *activity; /* the data path's event count */
+	__u64 last_activity;
+	bool dirty; /* the service table changed since the last plan */
 };
 
 /* Returns 0, or -1 with err set (the agent then runs without rebalancing). */
 int rebalancer_start(struct rebalancer *r, const struct rebalancer_opts *opts,
 		     const struct lb_maps *maps, struct service_table *table, __u32 max_services,
-		     struct event_loop *loop, char *err, size_t errlen);
+		     struct event_loop *loop, const volatile __u64 *activity, char *err,
+		     size_t errlen);
 /* Plans and acts now rather than at the next tick (after a backend change). */
 void rebalancer_kick(struct rebalancer *r);
 void rebalancer_stop(struct rebalancer *r);
