@@ -7,7 +7,7 @@ PYTHON     ?= /usr/bin/python3
 VERSION    ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
 ARCH       := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
-PKGS       := libbpf libelf zlib json-c libcares libmicrohttpd
+PKGS       := libbpf libelf zlib json-c libcares libmicrohttpd libcurl
 CWARN      := -Wall -Wextra -Werror
 # Messages are built with snprintf into fixed buffers: cutting one short is intended.
 USER_CWARN := $(CWARN) -Wno-format-truncation

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include "dns_refresh.h"
+#include "k8s_api.h"
 #include "rebalancer.h"
 #include "service_spec.h"
 
@@ -24,6 +25,7 @@ struct agent_config {
 	char *dns_servers; /* --dns-server list for c-ares, or NULL: resolv.conf's */
 	struct dns_timing dns_timing; /* --dns-min-interval, --dns-max-interval, --dns-empty-grace */
 	const char *state_file; /* --state-file; NULL: the default path, "": none */
+	struct k8s_options k8s; /* --api-server, --token-file, --ca-file, --k8s-discover, ... */
 };
 
 /*

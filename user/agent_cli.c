@@ -39,6 +39,11 @@ enum agent_option {
 	OPT_DNS_MAX_INTERVAL,
 	OPT_DNS_EMPTY_GRACE,
 	OPT_STATE_FILE,
+	OPT_API_SERVER,
+	OPT_TOKEN_FILE,
+	OPT_CA_FILE,
+	OPT_K8S_DISCOVER,
+	OPT_K8S_WATCH_TIMEOUT,
 };
 
 static const struct argp_option agent_options[] = {
@@ -47,7 +52,8 @@ static const struct argp_option agent_options[] = {
 	  "static:IP:PORT[,IP:PORT...] (IPv6 as [ADDR]:PORT; 'static:' alone means no "
 	  "backends: connects are refused with ECONNREFUSED) or dns:NAME:PORT (every "
 	  "address NAME resolves to, A for an IPv4 VIP, AAAA for IPv6, on PORT; e.g. a "
-	  "headless Service). Repeatable.",
+	  "headless Service) or k8s:NAMESPACE/SERVICE[:PORT-NAME] (the Service's ready "
+	  "endpoints; without 'VIP:PORT=' its cluster IPs are the VIPs). Repeatable.",
 	  0 },
 	{ "config", 'c', "FILE", 0,
 	  "Read services from FILE, one VIP:PORT=SOURCE per line ('#' comments). "
@@ -123,7 +129,29 @@ static const struct argp_option agent_options[] = {
 	  "Where `socklb status` finds each service's source, last refresh and last error "
 	  "(default " STATE_FILE_DIR "/<name of the pin path>.json; '' for none)",
 	  2 },
-	{ NULL, 0, NULL, 0, "Other:", 3 },
+	{ NULL, 0, NULL, 0,
+	  "k8s: sources (in a pod the API, token and CA come from the service account):", 3 },
+	{ "api-server", OPT_API_SERVER, "URL", 0,
+	  "The Kubernetes API, e.g. https://10.0.0.1:6443, instead of the in-cluster one "
+	  "(KUBERNETES_SERVICE_HOST)",
+	  3 },
+	{ "token-file", OPT_TOKEN_FILE, "FILE", 0,
+	  "Bearer token for the API, read again for every request (default in a pod: the "
+	  "service account's)",
+	  3 },
+	{ "ca-file", OPT_CA_FILE, "FILE", 0,
+	  "CA certificates to verify the API server with (default in a pod: the service "
+	  "account's ca.crt; else the system's)",
+	  3 },
+	{ "k8s-discover", OPT_K8S_DISCOVER, NULL, 0,
+	  "Balance every ClusterIP Service annotated socklb.io/enabled: \"true\" (all "
+	  "namespaces, every TCP port)",
+	  3 },
+	{ "k8s-watch-timeout", OPT_K8S_WATCH_TIMEOUT, "DURATION", 0,
+	  "timeoutSeconds of each watch; one silent for twice this is reconnected "
+	  "(default 300s)",
+	  3 },
+	{ NULL, 0, NULL, 0, "Other:", 4 },
 	{ "log-level", OPT_LOG_LEVEL, "LEVEL", 0,
 	  "debug, info (default), warn or error; SOCKLB_LOG_LEVEL sets the default", 2 },
 	{ "verbose", 'v', NULL, 0, "Debug logging, including libbpf and the verifier", 0 },
@@ -251,6 +279,23 @@ static error_t parse_agent_option(int key, char *arg, struct argp_state *state)
 	case OPT_STATE_FILE:
 		cfg->state_file = arg;
 		break;
+	case OPT_API_SERVER:
+		cfg->k8s.api_server = arg;
+		break;
+	case OPT_TOKEN_FILE:
+		cfg->k8s.token_file = arg;
+		break;
+	case OPT_CA_FILE:
+		cfg->k8s.ca_file = arg;
+		break;
+	case OPT_K8S_DISCOVER:
+		cfg->k8s.discover = true;
+		break;
+	case OPT_K8S_WATCH_TIMEOUT:
+		cfg->k8s.watch_timeout_ms = cli_parse_duration_ms(state, "--k8s-watch-timeout", arg);
+		if (cfg->k8s.watch_timeout_ms < 1000)
+			argp_error(state, "--k8s-watch-timeout: at least 1s");
+		break;
 	case ARGP_KEY_END:
 		check_dns_timing(state, &cfg->dns_timing);
 		break;
@@ -293,6 +338,18 @@ static int check_machine(struct agent_args *args)
 fail:
 	fprintf(stderr, "socklb agent: %s\n", err);
 	return -1;
+}
+
+/* k8s: sources need an API to talk to: refuse at once (exit 64) if there is none. */
+static int check_k8s(const struct agent_config *cfg, const struct service_spec_list *specs,
+		     char *err, size_t errlen)
+{
+	struct k8s_api_config api;
+	bool wanted = cfg->k8s.discover;
+
+	for (size_t i = 0; i < specs->n; i++)
+		wanted = wanted || specs->items[i].kind == SOURCE_K8S;
+	return wanted ? k8s_api_config_resolve(&cfg->k8s, &api, err, errlen) : 0;
 }
 
 static int cleanup(struct agent_args *args)
@@ -354,6 +411,11 @@ int cmd_agent(int argc, char **argv)
 	if (config_gather(args.cfg.service_args, args.cfg.n_service_args, args.cfg.config_path,
 			  &specs, err, sizeof(err))) {
 		fprintf(stderr, "socklb agent: %s\n", err);
+		goto out;
+	}
+	if (check_k8s(&args.cfg, &specs, err, sizeof(err))) {
+		fprintf(stderr, "socklb agent: %s\n", err);
+		service_spec_list_free(&specs);
 		goto out;
 	}
 	status = EXIT_FAILURE;

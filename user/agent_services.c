@@ -176,6 +176,19 @@ static int apply_spec(struct service_table *t, const struct service_spec *spec)
 	struct agent_service *svc = find_service(t, &spec->vip);
 	char vip[ENDPOINT_STR_LEN];
 
+	/* A k8s: source alone has no VIP: its source adds services as it learns them. */
+	if (!service_spec_has_vip(spec))
+		return 0;
+	if (svc && svc->dynamic && !svc->owner) {
+		/* Adopted and unclaimed: the spec claims it, quietly. */
+		svc->dynamic = false;
+	} else if (svc && svc->dynamic) {
+		log_warn("msg=\"a configured service takes over a discovered one\" service=%s "
+			 "was=\"%s\" now=\"%s\"",
+			 endpoint_str(&spec->vip, vip, sizeof(vip)), svc->source, spec->source);
+		svc->dynamic = false;
+		svc->owner = NULL;
+	}
 	if (!svc)
 		svc = add_service(t, spec);
 	if (!svc)
@@ -238,11 +251,78 @@ int service_table_apply(struct service_table *t, const struct service_spec_list 
 			ret = -1;
 	}
 	for (size_t i = t->n; i-- > 0;) {
-		if (!t->items[i].wanted)
+		if (!t->items[i].wanted && !t->items[i].dynamic)
 			remove_service(t, i);
 	}
 	service_table_reap_retired(t);
 	return ret;
+}
+
+int service_table_add_dynamic(struct service_table *t, const struct endpoint *vip,
+			      const char *source, const void *owner)
+{
+	struct agent_service *svc = find_service(t, vip);
+	struct service_spec spec = { .vip = *vip };
+	char *copy = strdup(source);
+
+	/* An adopted service nobody claimed yet (owner NULL) is taken over as it is. */
+	if (!copy || (svc && (!svc->dynamic || (svc->owner && svc->owner != owner)))) {
+		free(copy);
+		return -1;
+	}
+	if (!svc)
+		svc = add_service(t, &spec);
+	if (!svc) {
+		free(copy);
+		return -1;
+	}
+	free(svc->source);
+	svc->source = copy;
+	svc->dynamic = true;
+	svc->owner = owner;
+	return 0;
+}
+
+int service_table_remove_dynamic(struct service_table *t, const struct endpoint *vip,
+				 const void *owner)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		struct agent_service *svc = &t->items[i];
+
+		if (endpoint_equal(&svc->vip, vip)) {
+			if (!svc->dynamic || svc->owner != owner)
+				return -1;
+			remove_service(t, i);
+			service_table_reap_retired(t);
+			return 0;
+		}
+	}
+	return -1;
+}
+
+size_t service_table_drop_unclaimed(struct service_table *t)
+{
+	size_t dropped = 0;
+
+	for (size_t i = t->n; i-- > 0;) {
+		if (t->items[i].dynamic && !t->items[i].owner) {
+			remove_service(t, i);
+			dropped++;
+		}
+	}
+	if (dropped)
+		service_table_reap_retired(t);
+	return dropped;
+}
+
+bool service_table_owns(const struct service_table *t, const struct endpoint *vip,
+			const void *owner)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		if (endpoint_equal(&t->items[i].vip, vip))
+			return t->items[i].dynamic && t->items[i].owner == owner;
+	}
+	return false;
 }
 
 void service_table_reap_retired(struct service_table *t)
@@ -325,6 +405,12 @@ static int adopt_service(struct service_table *t, const struct socklb_service_ke
 	svc->slots.half_count[inactive] = count_half(t, value->service_id, inactive);
 	svc->published = true;
 	svc->source = strdup("adopted");
+	/*
+	 * Until a spec or a source claims it: an earlier agent's k8s: services
+	 * are in no spec, and keep their backends (and connections) until the
+	 * k8s: source has seen the API (service_table_drop_unclaimed).
+	 */
+	svc->dynamic = true;
 	return adopt_backends(t, svc, value->backend_count);
 }
 

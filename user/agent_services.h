@@ -19,6 +19,12 @@ struct agent_service {
 	struct backend_set backends;
 	bool published; /* its entry is in the services map */
 	bool wanted; /* still in the specs being applied */
+	/*
+	 * Added at run time by a source (service_table_add_dynamic), not by the
+	 * specs: service_table_apply leaves it alone.  owner: who added it.
+	 */
+	bool dynamic;
+	const void *owner;
 };
 
 struct service_table {
@@ -46,6 +52,30 @@ int service_table_apply(struct service_table *t, const struct service_spec_list 
  */
 int service_table_set_backends(struct service_table *t, const struct endpoint *vip,
 			       const struct endpoint *backends, size_t n_backends);
+/*
+ * A service no spec names, for a source that learns VIPs at run time (k8s:
+ * without a VIP, --k8s-discover).  It is published once the source calls
+ * service_table_set_backends; service_table_apply (SIGHUP) keeps it.
+ * Returns 0 if added or already owner's; -1 if the VIP belongs to a spec or
+ * another owner (the specs win), or the table is full.
+ */
+int service_table_add_dynamic(struct service_table *t, const struct endpoint *vip,
+			      const char *source, const void *owner);
+/* Removes owner's dynamic service vip (and its map entries); -1 if not owner's. */
+int service_table_remove_dynamic(struct service_table *t, const struct endpoint *vip,
+				 const void *owner);
+/*
+ * Services adopted from an earlier agent (service_table_adopt) that no spec
+ * names stay as dynamic services of nobody: service_table_apply keeps them,
+ * a source's service_table_add_dynamic takes them over with their backends,
+ * ids and connections.  This removes the ones left, once the sources have
+ * said what they want (at once when no source adds services).  Returns how
+ * many it removed.
+ */
+size_t service_table_drop_unclaimed(struct service_table *t);
+/* Whether vip is a dynamic service of owner (a spec may have taken it over). */
+bool service_table_owns(const struct service_table *t, const struct endpoint *vip,
+			const void *owner);
 /*
  * Rebuilds the table from maps an earlier agent left pinned (services, their
  * backends and ids, backends still draining), so that applying the specs

@@ -2,6 +2,7 @@
 #include "agent_sources.h"
 #include "log.h"
 #include "source_dns.h"
+#include "source_k8s.h"
 #include "state_file.h"
 
 #include <stdio.h>
@@ -17,6 +18,8 @@ struct agent_sources {
 	struct event_loop *loop;
 	struct service_table *table;
 	struct dns_source *dns;
+	struct k8s_source *k8s; /* NULL until a k8s: spec or --k8s-discover needs it */
+	const struct agent_config *cfg;
 	const char *pin_path;
 	char state_path[4096]; /* "" when --state-file is "" */
 	double config_read_at; /* wall clock: static services' last refresh */
@@ -47,8 +50,17 @@ struct state_service agent_sources_describe(const struct agent_sources *s,
 	    .last_refresh = s->config_read_at,
 	};
 	struct dns_watch_status dns;
+	struct k8s_watch_status k8s;
 
-	if (dns_source_status(s->dns, &svc->vip, &dns)) {
+	if (k8s_source_status(s->k8s, &svc->vip, &k8s)) {
+		out.kind = "k8s";
+		out.state = k8s.state;
+		out.last_refresh = k8s.last_refresh;
+		out.last_error = k8s.last_error;
+		out.last_error_at = k8s.last_error_at;
+		out.refreshes = k8s.refreshes;
+		out.errors = k8s.errors;
+	} else if (dns_source_status(s->dns, &svc->vip, &dns)) {
 		out.kind = "dns";
 		out.state = dns_state_name(dns.state);
 		out.last_refresh = dns.last_refresh;
@@ -63,7 +75,10 @@ struct state_service agent_sources_describe(const struct agent_sources *s,
 static void write_state(void *arg)
 {
 	struct agent_sources *s = arg;
-	struct state_service *svcs = calloc(s->table->n + 1, sizeof(*svcs));
+	/* k8s: services whose VIPs are not known yet are listed without one. */
+	size_t n_unplaced = k8s_source_unplaced(s->k8s, NULL, 0);
+	size_t n = s->table->n + n_unplaced;
+	struct state_service *svcs = calloc(n + 1, sizeof(*svcs));
 	char err[4300];
 
 	s->write_timer = 0;
@@ -72,7 +87,8 @@ static void write_state(void *arg)
 		return;
 	for (size_t i = 0; i < s->table->n; i++)
 		svcs[i] = agent_sources_describe(s, &s->table->items[i]);
-	if (state_file_write(s->state_path, s->pin_path, svcs, s->table->n, err, sizeof(err))) {
+	k8s_source_unplaced(s->k8s, svcs + s->table->n, n_unplaced);
+	if (state_file_write(s->state_path, s->pin_path, svcs, n, err, sizeof(err))) {
 		if (!s->write_failing)
 			log_warn("msg=\"socklb status will not show sources\" error=\"%s\"", err);
 		s->write_failing = true;
@@ -119,6 +135,7 @@ struct agent_sources *agent_sources_start(struct event_loop *loop, struct servic
 	s->loop = loop;
 	s->table = table;
 	s->pin_path = cfg->pin_path;
+	s->cfg = cfg;
 	state_file_path(cfg->state_file, cfg->pin_path, s->state_path, sizeof(s->state_path));
 	dns_opts.changed_arg = s;
 	s->dns = dns_source_new(loop, table, &dns_opts, err, sizeof(err));
@@ -131,10 +148,41 @@ struct agent_sources *agent_sources_start(struct event_loop *loop, struct servic
 	return s;
 }
 
+static bool wants_k8s(const struct agent_sources *s, const struct service_spec_list *specs)
+{
+	for (size_t i = 0; i < specs->n; i++) {
+		if (specs->items[i].kind == SOURCE_K8S)
+			return true;
+	}
+	return s->cfg->k8s.discover;
+}
+
+/* The k8s: source, started the first time a spec (or --k8s-discover) asks for it. */
+static void start_k8s(struct agent_sources *s)
+{
+	struct k8s_source_opts opts = {
+	    .discover = s->cfg->k8s.discover,
+	    .changed = state_changed,
+	    .changed_arg = s,
+	};
+	char err[1024];
+
+	if (k8s_api_config_resolve(&s->cfg->k8s, &opts.api, err, sizeof(err)) == 0)
+		s->k8s = k8s_source_new(s->loop, s->table, &opts, err, sizeof(err));
+	if (!s->k8s)
+		log_error("msg=\"k8s: services not watched\" error=\"%s\"", err);
+}
+
 void agent_sources_apply(struct agent_sources *s, const struct service_spec_list *specs)
 {
 	s->config_read_at = wall_now();
 	dns_source_sync(s->dns, specs);
+	if (!s->k8s && wants_k8s(s, specs))
+		start_k8s(s);
+	if (s->k8s)
+		k8s_source_sync(s->k8s, specs);
+	else
+		service_table_drop_unclaimed(s->table); /* no source will claim them */
 	state_changed(s);
 }
 
@@ -143,6 +191,7 @@ void agent_sources_free(struct agent_sources *s)
 	if (!s)
 		return;
 	dns_source_free(s->dns);
+	k8s_source_free(s->k8s);
 	if (s->write_timer)
 		loop_cancel_timer(s->loop, s->write_timer);
 	/* The file describes a running agent: a stopped one leaves none behind. */

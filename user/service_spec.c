@@ -9,6 +9,7 @@
 static const struct source_type source_types[] = {
 	{ "static:", SOURCE_STATIC, source_static_parse },
 	{ "dns:", SOURCE_DNS, source_dns_parse },
+	{ "k8s:", SOURCE_K8S, source_k8s_parse },
 };
 
 #define N_SOURCE_TYPES (sizeof(source_types) / sizeof(source_types[0]))
@@ -29,8 +30,8 @@ static int parse_source(const char *source, struct service_spec *spec, char *err
 
 	if (!type) {
 		snprintf(err, errlen,
-			 "unknown source '%.64s': expected static:IP:PORT[,IP:PORT...] or "
-			 "dns:NAME:PORT (the k8s: source is not in this build yet)",
+			 "unknown source '%.64s': expected static:IP:PORT[,IP:PORT...], "
+			 "dns:NAME:PORT or k8s:NAMESPACE/SERVICE[:PORT-NAME]",
 			 source);
 		return -1;
 	}
@@ -42,15 +43,38 @@ static int parse_source(const char *source, struct service_spec *spec, char *err
 	return 0;
 }
 
+#define K8S_PREFIX "k8s:"
+
+/* "k8s:NAMESPACE/SERVICE[:PORT-NAME]" with no VIP: the Service's cluster IPs are the VIPs. */
+static int parse_k8s_alone(const char *text, struct service_spec *out, char *err, size_t errlen)
+{
+	char detail[256];
+
+	out->source = strdup(text);
+	if (!out->source) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (parse_source(out->source, out, detail, sizeof(detail))) {
+		snprintf(err, errlen, "service '%.64s': %s", text, detail);
+		service_spec_free(out);
+		return -1;
+	}
+	return 0;
+}
+
 int service_spec_parse(const char *text, struct service_spec *out, char *err, size_t errlen)
 {
 	const char *eq = strchr(text, '=');
 	char detail[256];
 
 	memset(out, 0, sizeof(*out));
+	if (!eq && !strncmp(text, K8S_PREFIX, strlen(K8S_PREFIX)))
+		return parse_k8s_alone(text, out, err, errlen);
 	if (!eq) {
 		snprintf(err, errlen, "service '%.64s': expected VIP:PORT=SOURCE, e.g. "
-			 "10.96.0.10:8080=static:10.244.1.5:8080,10.244.2.7:8080", text);
+			 "10.96.0.10:8080=static:10.244.1.5:8080,10.244.2.7:8080, or "
+			 "k8s:NAMESPACE/SERVICE[:PORT-NAME] alone", text);
 		return -1;
 	}
 	if (endpoint_parse_n(text, (size_t)(eq - text), &out->vip, detail, sizeof(detail))) {
@@ -75,7 +99,22 @@ void service_spec_free(struct service_spec *spec)
 	free(spec->source);
 	free(spec->backends);
 	free(spec->dns_name);
+	free(spec->k8s_namespace);
+	free(spec->k8s_name);
+	free(spec->k8s_port_name);
 	memset(spec, 0, sizeof(*spec));
+}
+
+static bool same_str(const char *a, const char *b)
+{
+	return a == b || (a && b && !strcmp(a, b));
+}
+
+static bool same_k8s_service(const struct service_spec *a, const struct service_spec *b)
+{
+	return a->kind == SOURCE_K8S && b->kind == SOURCE_K8S &&
+	       same_str(a->k8s_namespace, b->k8s_namespace) && same_str(a->k8s_name, b->k8s_name) &&
+	       same_str(a->k8s_port_name, b->k8s_port_name);
 }
 
 int service_spec_list_add(struct service_spec_list *list, struct service_spec *spec, char *err,
@@ -85,9 +124,16 @@ int service_spec_list_add(struct service_spec_list *list, struct service_spec *s
 	char vip[ENDPOINT_STR_LEN];
 
 	for (size_t i = 0; i < list->n; i++) {
-		if (endpoint_equal(&list->items[i].vip, &spec->vip)) {
+		const struct service_spec *other = &list->items[i];
+
+		if (service_spec_has_vip(spec) && endpoint_equal(&other->vip, &spec->vip)) {
 			snprintf(err, errlen, "service %s is given twice",
 				 endpoint_str(&spec->vip, vip, sizeof(vip)));
+			return -1;
+		}
+		if (!service_spec_has_vip(spec) && !service_spec_has_vip(other) &&
+		    same_k8s_service(spec, other)) {
+			snprintf(err, errlen, "service %.200s is given twice", spec->source);
 			return -1;
 		}
 	}

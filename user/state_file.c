@@ -51,8 +51,11 @@ static json_object *service_json(const struct state_service *s)
 	json_object *o = json_object_new_object();
 	char vip[ENDPOINT_STR_LEN];
 
+	/* A k8s: source alone has no VIP until the API gives the Service's cluster IPs. */
 	json_object_object_add(o, "vip",
-			       json_object_new_string(endpoint_str(&s->vip, vip, sizeof(vip))));
+			       s->vip.family ? json_object_new_string(
+						   endpoint_str(&s->vip, vip, sizeof(vip)))
+					     : NULL);
 	json_object_object_add(o, "source", json_object_new_string(s->source ? s->source : ""));
 	json_object_object_add(o, "kind", json_object_new_string(s->kind));
 	json_object_object_add(o, "state", json_object_new_string(s->state));
@@ -166,6 +169,7 @@ json_object *state_file_find(json_object *root, const char *vip)
 		json_object *svc = json_object_array_get_idx(list, i);
 
 		if (json_object_object_get_ex(svc, "vip", &vip_obj) &&
+		    json_object_is_type(vip_obj, json_type_string) &&
 		    !strcmp(json_object_get_string(vip_obj), vip))
 			return svc;
 	}

@@ -123,7 +123,8 @@ static int read_services(const struct lb_maps *maps, struct service_row **rows, 
 			return -1;
 		(*rows)[(*n)++] = row;
 	}
-	qsort(*rows, *n, sizeof(**rows), by_vip);
+	if (*n) /* *rows is NULL when there is none */
+		qsort(*rows, *n, sizeof(**rows), by_vip);
 	return 0;
 }
 

@@ -176,8 +176,12 @@ void status_sources_text_unshown(json_object *state)
 
 		if (shown(e))
 			continue;
-		printf("service %s  not published yet: connects to it are left alone\n",
-		       get_str(e, "vip", "?"));
+		if (get_str(e, "vip", NULL))
+			printf("service %s  not published yet: connects to it are left alone\n",
+			       get_str(e, "vip", "?"));
+		else
+			printf("service (VIP not known yet)  not published: waiting for the "
+			       "Kubernetes API\n");
 		print_source_line(e);
 	}
 }
@@ -194,7 +198,9 @@ void status_sources_json_unshown(json_object *state, json_object *services)
 		if (shown(e))
 			continue;
 		svc = json_object_new_object();
-		json_object_object_add(svc, "vip", json_object_new_string(get_str(e, "vip", "")));
+		json_object_object_add(svc, "vip", get_str(e, "vip", NULL)
+						       ? json_object_new_string(get_str(e, "vip", ""))
+						       : NULL);
 		json_object_object_add(svc, "service_id", NULL);
 		json_object_object_add(svc, "published", json_object_new_boolean(0));
 		json_object_object_add(svc, "backends", json_object_new_array());

@@ -17,6 +17,7 @@ int main(void)
 	srunner_add_suite(sr, agent_services_suite());
 	srunner_add_suite(sr, rebalance_plan_suite());
 	srunner_add_suite(sr, source_dns_suite());
+	srunner_add_suite(sr, source_k8s_suite());
 	srunner_add_suite(sr, state_file_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);

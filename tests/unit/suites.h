@@ -14,6 +14,7 @@ Suite *lb_maps_suite(void);
 Suite *agent_services_suite(void);
 Suite *rebalance_plan_suite(void);
 Suite *source_dns_suite(void);
+Suite *source_k8s_suite(void);
 Suite *state_file_suite(void);
 
 #endif

@@ -114,7 +114,7 @@ static const struct bad_spec bad_specs[] = {
     {"[fd00::10]:80=static:10.0.0.1:80,[fd00::1]:80",
      {"backend 10.0.0.1:80 and service [fd00::10]:80 are not the same IP family"}},
     {"10.96.0.10:80=udp:my-svc.default", {"unknown source 'udp:my-svc.default'"}},
-    {"10.96.0.10:80=k8s:default/web", {"unknown source 'k8s:default/web'"}},
+    {"10.96.0.10:80=k8s:default", {"source 'k8s:default'", "expected k8s:NAMESPACE/SERVICE"}},
     {"10.96.0.10:80=static", {"unknown source 'static'"}},
     {"10.96.0.10:80=", {"unknown source ''"}},
     {"10.96.0.10:80=10.0.0.1:80", {"unknown source '10.0.0.1:80'"}},
