@@ -1,0 +1,160 @@
+#!/usr/bin/python3
+"""make bench: socklb against the usual ways to balance gRPC, in one run.
+
+    bench.py [--quick] [--out DIR] [--modes kube-proxy,dns-rr,nginx,socklb] [--no-micro]
+
+Every mode runs the reference story (pods 1 -> 5 -> 10 -> 3 under steady
+gRPC load) on the same namespaces, then closed-loop latency runs; then the
+micro-benchmarks. Writes DIR/results.json, DIR/results.md and
+DIR/calls_per_pod.png (default DIR: results/ at the top of the repo).
+Needs root. Everything it creates (namespaces, cgroups, processes, BPF
+pins) is removed at the end, also after a failure or SIGTERM.
+"""
+
+import argparse
+import dataclasses
+import json
+import os
+import shutil
+import signal
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE), str(HERE.parent / "e2e")]
+
+import figures  # noqa: E402  (needs the path above)
+import latency  # noqa: E402
+import machine  # noqa: E402
+import micro  # noqa: E402
+import plot  # noqa: E402
+import report  # noqa: E402
+import scenario  # noqa: E402
+import stats  # noqa: E402
+from config import FULL, QUICK  # noqa: E402
+from mode_dns import DnsRoundRobinMode  # noqa: E402
+from mode_kubeproxy import KubeProxyMode  # noqa: E402
+from mode_nginx import NginxMode  # noqa: E402
+from mode_socklb import SocklbMode  # noqa: E402
+from rig import Rig  # noqa: E402
+import socklb_agent  # noqa: E402
+from topology import Topology, cleanup_stale  # noqa: E402
+
+MODES = {m.key: m for m in (KubeProxyMode, DnsRoundRobinMode, NginxMode, SocklbMode)}
+TOOLS = ("ip", "ss", "iptables", "iptables-restore", "bpftool", "nginx", "dnsmasq", "gnuplot")
+PREFIX = "slbbench"
+_T0 = time.monotonic()
+
+
+def log(msg):
+    print(f"[{time.monotonic() - _T0:6.1f}s] {msg}", flush=True)
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="reduced run, about a minute")
+    p.add_argument("--out", default=str(HERE.parents[1] / "results"))
+    p.add_argument("--modes", default=",".join(MODES),
+                   help="comma-separated subset of: " + ", ".join(MODES))
+    p.add_argument("--no-micro", action="store_true", help="skip the micro-benchmarks")
+    p.add_argument("--socklb", default=socklb_agent.SOCKLB,
+                   help="socklb binary to measure (default: the repo's build/socklb); "
+                        "to compare two builds")
+    args = p.parse_args(argv)
+    args.modes = [m for m in args.modes.split(",") if m]
+    unknown = [m for m in args.modes if m not in MODES]
+    if unknown:
+        p.error(f"unknown modes: {unknown}")
+    return args
+
+
+def preflight(socklb):
+    if os.geteuid() != 0:
+        sys.exit("bench: needs root (namespaces, cgroups, BPF)")
+    missing = [t for t in TOOLS if not shutil.which(t)]
+    if missing:
+        sys.exit(f"bench: missing {', '.join(missing)}: run 'make deps'")
+    if not os.access(socklb, os.X_OK):
+        sys.exit(f"bench: {socklb} not built: run 'make'")
+
+
+def run_mode(rig, cls, profile, want_direct):
+    """The story plus closed-loop runs for one mode, on fresh servers."""
+    mode = cls(rig)
+    out = {"title": mode.title}
+    rig.start_servers(mode.server_args)
+    try:
+        if want_direct:  # before the mode sets anything up in the clients
+            out["direct"] = latency.run_direct(rig, profile)
+        mode.start(rig.pods[:profile.phases[0][0]])
+        try:
+            result = scenario.run(rig, mode, profile)
+            out["latency"] = latency.run_mode(rig, mode, profile)
+        finally:
+            mode.stop()
+    finally:
+        rig.stop_servers()
+    out["scenario"] = figures.scenario_figures(result, profile, cls.server_sees_client)
+    pods = [p.name for p in rig.pods]
+    out["timeline"] = {"pods": pods, "rows": stats.timeline(result["records"], result["t0"],
+                                                            profile.duration, pods)}
+    return out
+
+
+def run_all(args, profile):
+    res = {"machine": machine.describe(), "profile": dataclasses.asdict(profile), "modes": {}}
+    with Topology(PREFIX) as topo:
+        rig = Rig(topo, profile.pods, profile.clients)
+        for key in args.modes:
+            log(f"mode {key}: story {' -> '.join(str(n) for n, _ in profile.phases)} pods, "
+                f"{profile.duration:g} s, then latency")
+            cls = MODES[key]
+            want_direct = "direct" not in res and not cls.server_args
+            out = run_mode(rig, cls, profile, want_direct)
+            if "direct" in out:
+                res["direct"] = {"latency": out.pop("direct")}
+            res["modes"][key] = out
+            log(f"mode {key}: done")
+        if not args.no_micro:
+            res["micro"] = micro.run(topo, profile, log=log)
+    return res
+
+
+def write_outputs(res, out_dir):
+    os.makedirs(out_dir, exist_ok=True)
+    duration = sum(s for _, s in res["profile"]["phases"])
+    panels = [{"key": key, "title": m["title"], "rows": m["timeline"]["rows"],
+               "pods": m["timeline"]["pods"], "events": m["scenario"]["events"],
+               "duration": duration}
+              for key, m in res["modes"].items()]
+    if panels:
+        res["plots"] = [os.path.basename(plot.render(os.path.join(out_dir, "calls_per_pod.png"),
+                                                     panels, out_dir))]
+    with open(os.path.join(out_dir, "results.json"), "w") as f:
+        json.dump(res, f, indent=1)
+    with open(os.path.join(out_dir, "results.md"), "w") as f:
+        f.write(report.render(res))
+
+
+def main(argv):
+    args = parse_args(argv)
+    preflight(args.socklb)
+    socklb_agent.SOCKLB = os.path.abspath(args.socklb)  # Agent reads it at start
+    # SIGTERM unwinds like an exception, so every `with`/finally cleans up.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    profile = QUICK if args.quick else FULL
+    cleanup_stale(PREFIX)
+    log(f"profile {profile.name}; modes {', '.join(args.modes)}; output {args.out}")
+    res = run_all(args, profile)
+    res["notes"] = report.method_notes(profile)
+    res["wall_time_s"] = round(time.monotonic() - _T0, 1)
+    write_outputs(res, args.out)
+    log(f"wrote {args.out}/results.json, results.md, calls_per_pod.png")
+    print(open(os.path.join(args.out, "results.md")).read())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,143 @@
+#!/usr/bin/python3
+"""CI check that the benchmark harness still works (tests/e2e/runner.py):
+
+    /usr/bin/python3 tests/e2e/runner.py tests/bench/test_bench_quick.py
+
+Runs `bench.py --quick` once and checks that every mode and every
+micro-benchmark produced its figures (present and numeric) and that
+results.json, results.md and the plot exist. No timing or balance is
+asserted: quick runs are too short for that, and CI machines vary.
+Set SOCKLB_BENCH_OUT=DIR to keep the output; otherwise a temporary
+directory is used and removed.
+"""
+
+import atexit
+import json
+import numbers
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent / "bench.py"
+PYTHON = "/usr/bin/python3"
+TIMEOUT = 240  # the quick profile takes about a minute; the runner allows 300 s
+MODES = ("kube-proxy", "dns-rr", "nginx", "socklb")
+PATHS = ("direct", "dnat", "socklb")
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+_cache = {}
+
+
+def out_dir():
+    if "out" not in _cache:
+        keep = os.environ.get("SOCKLB_BENCH_OUT")
+        _cache["out"] = keep or tempfile.mkdtemp(prefix="socklb-bench-quick-")
+        if not keep:
+            atexit.register(shutil.rmtree, _cache["out"], True)
+    return _cache["out"]
+
+
+def run_bench():
+    """bench.py --quick, once per test run; returns results.json."""
+    if "results" in _cache:
+        return _cache["results"]
+    proc = subprocess.Popen([PYTHON, str(BENCH), "--quick", "--out", out_dir()],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        output, _ = proc.communicate(timeout=TIMEOUT)
+    finally:
+        if proc.poll() is None:  # timed out (or the runner's alarm fired)
+            proc.terminate()  # bench.py cleans up on SIGTERM
+            try:
+                proc.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.communicate()
+    assert proc.returncode == 0, f"bench.py --quick rc={proc.returncode}:\n{output[-4000:]}"
+    with open(os.path.join(out_dir(), "results.json")) as f:
+        _cache["results"] = json.load(f)
+    return _cache["results"]
+
+
+def is_num(v):
+    return isinstance(v, numbers.Real) and not isinstance(v, bool) and v == v  # not NaN
+
+
+def assert_nums(d, keys, where):
+    for k in keys:
+        assert is_num(d.get(k)), f"{where}: {k} = {d.get(k)!r} is not a number"
+
+
+def num_or_none(v):
+    return v is None or is_num(v)
+
+
+# ------------------------------------------------------------------ tests
+
+def test_quick_bench_runs_and_writes_every_file():
+    res = run_bench()
+    out = out_dir()
+    for name in ("results.json", "results.md", "calls_per_pod.png"):
+        path = os.path.join(out, name)
+        assert os.path.getsize(path) > 0, f"{name} is empty"
+    with open(os.path.join(out, "calls_per_pod.png"), "rb") as f:
+        assert f.read(8) == PNG_MAGIC, "calls_per_pod.png is not a PNG"
+    md = open(os.path.join(out, "results.md")).read()
+    for key in MODES:
+        assert res["modes"][key]["title"] in md, f"{key} missing from results.md"
+    assert_nums(res["machine"], ("cores",), "machine")
+    assert res["machine"]["kernel"]
+
+
+def test_every_mode_has_scale_story_figures():
+    res = run_bench()
+    for key in MODES:
+        sc = res["modes"][key]["scenario"]
+        where = f"{key} scenario"
+        assert_nums(sc, ("calls", "calls_ok", "failed", "cpu_total_s", "machine_busy_s"), where)
+        assert sc["calls_ok"] > 0, f"{where}: no call succeeded"
+        assert isinstance(sc["failed_by_status"], dict)
+        assert_nums(sc["cpu_s"], ("clients", "servers"), where + " cpu")
+        assert set(sc["balance"]) == {"5_pods", "10_pods", "3_pods"}, sc["balance"].keys()
+        for phase, b in sc["balance"].items():
+            assert_nums(b, ("max", "min", "cv"), f"{where} balance {phase}")
+        assert set(sc["time_to_fair_share"]) == {"1->5", "5->10"}
+        for step, t in sc["time_to_fair_share"].items():
+            assert t["per_pod_s"] and all(num_or_none(v) for v in t["per_pod_s"].values()), t
+            assert isinstance(t["all_reached"], bool)
+        assert_nums(sc["removed_pods"]["10->3"], ("calls", "of_calls"), where + " removed")
+        assert_nums(sc["latency_steady"], ("p50_us", "p90_us", "p99_us"), where + " latency")
+        rows = res["modes"][key]["timeline"]["rows"]
+        assert rows and all(all(is_num(v) for v in row) for row in rows), where + " timeline"
+
+
+def test_every_mode_has_latency_and_throughput():
+    res = run_bench()
+    runs = {key: res["modes"][key]["latency"] for key in MODES}
+    runs["direct"] = res["direct"]["latency"]
+    for key, by_concurrency in runs.items():
+        assert by_concurrency, f"{key}: no closed-loop run"
+        for c, fig in by_concurrency.items():
+            assert_nums(fig, ("p50_us", "p90_us", "p99_us", "calls_per_s"),
+                        f"{key} concurrency {c}")
+            assert fig["calls_per_s"] > 0
+
+
+def test_micro_benchmarks_have_figures():
+    res = run_bench()
+    micro = res["micro"]["services"]
+    assert micro, "no micro-benchmark ran"
+    for n, m in micro.items():
+        where = f"micro {n} services"
+        for path in PATHS:
+            assert_nums(m["cycle_us"][path], ("median",), f"{where} cycle {path}")
+        assert_nums(m["hook"], ("connect4_ns", "sockops_ns_per_connection"), where + " hook")
+        assert_nums(m["agent"], ("ready_s", "rss_kb", "idle_cpu_percent", "busy_cpu_percent",
+                                 "stop_s"),
+                    where + " agent")
+    first = next(iter(micro.values()))
+    for path in PATHS:
+        assert_nums(first["bulk"][path], ("mb_per_s",), f"bulk {path}")
+    assert_nums(first["hook_non_service"], ("connect4_ns",), "hook, non-service connect")
