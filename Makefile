@@ -25,7 +25,7 @@ USER_OBJS  := $(patsubst user/%.c,$(BUILD)/user/%.o,$(USER_SRCS))
 UNIT_SRCS  := $(wildcard tests/unit/*.c)
 
 .SECONDARY:
-.PHONY: all deps test unit-test e2e-test deploy-test demo bench bench-quick clean help format
+.PHONY: all deps test unit-test e2e-test deploy-test bench-test demo bench bench-quick clean help format
 all: $(BUILD)/socklb
 
 help:
@@ -79,7 +79,11 @@ e2e-test: $(BUILD)/socklb
 deploy-test: $(BUILD)/socklb
 	$(PYTHON) tests/e2e/runner.py tests/deploy/test_manifests.py
 
-test: unit-test e2e-test deploy-test
+# The benchmark harness in its quick mode: every mode must produce figures.
+bench-test: $(BUILD)/socklb
+	$(PYTHON) tests/e2e/runner.py tests/bench/test_bench_quick.py
+
+test: unit-test e2e-test deploy-test bench-test
 
 demo: $(BUILD)/socklb
 	$(PYTHON) tests/e2e/demo.py
