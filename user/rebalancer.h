@@ -45,6 +45,9 @@ struct rebalancer {
 	__u32 max_services;
 	uint64_t kick_timer;
 	const volatile __u64 *activity; /* the data path's event count */
+	struct socklb_backend_stats *snapshot; /* this tick's counters, by backend id */
+	__u32 *snapshot_keys;
+	__u32 n_snapshot;
 	__u64 last_activity;
 	bool dirty; /* the service table changed since the last plan */
 };
