@@ -238,7 +238,11 @@ static void act(struct rebalancer *r)
 	size_t n = find_namespaces(r, visits, MAX_NETNS_PER_TICK);
 	int link_fd = bpf_link__fd(r->iter_link);
 
-	for (size_t i = 0; i < n; i++) {
+	/* Start one namespace further each time, so no namespace always pays first. */
+	r->visit_start++;
+	for (size_t k = 0; k < n; k++) {
+		size_t i = (k + r->visit_start) % n;
+
 		if (netns_run_iter(&r->netns, link_fd, visits[i].cookie, visits[i].pids,
 				   visits[i].n_pids))
 			log_debug("msg=\"network namespace gone, skipped\" netns_cookie=%llu",

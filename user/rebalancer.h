@@ -48,6 +48,7 @@ struct rebalancer {
 	struct socklb_backend_stats *snapshot; /* this tick's counters, by backend id */
 	__u32 *snapshot_keys;
 	__u32 n_snapshot;
+	size_t visit_start; /* rotates the order namespaces are visited in */
 	__u64 last_activity;
 	bool dirty; /* the service table changed since the last plan */
 };
