@@ -76,8 +76,13 @@ e2e-test: $(BUILD)/socklb
 	$(PYTHON) tests/e2e/runner.py tests/e2e/test_*.py
 
 # Renders deploy/ offline and validates it against the Kubernetes schemas.
-deploy-test: $(BUILD)/socklb
+deploy-test: $(BUILD)/socklb tests/deploy/node_modules
 	$(PYTHON) tests/e2e/runner.py tests/deploy/test_manifests.py
+
+# The schema validator's npm packages (make deps installs them too).
+tests/deploy/node_modules: tests/deploy/package-lock.json
+	tests/deploy/install.sh
+	@touch $@
 
 # The benchmark harness in its quick mode: every mode must produce figures.
 bench-test: $(BUILD)/socklb

@@ -171,9 +171,10 @@ static int update_backends(struct service_table *t, struct agent_service *svc,
 	return 0;
 }
 
-static int apply_spec(struct service_table *t, const struct service_spec *spec)
+/* svc: the table's entry for spec's VIP, or NULL if it has none yet. */
+static int apply_spec(struct service_table *t, const struct service_spec *spec,
+		      struct agent_service *svc)
 {
-	struct agent_service *svc = find_service(t, &spec->vip);
 	char vip[ENDPOINT_STR_LEN];
 
 	/* A k8s: source alone has no VIP: its source adds services as it learns them. */
@@ -242,14 +243,30 @@ static void remove_service(struct service_table *t, size_t index)
 
 int service_table_apply(struct service_table *t, const struct service_spec_list *specs)
 {
+	struct vip_index existing = { 0 };
+	bool indexed = true;
 	int ret = 0;
 
-	for (size_t i = 0; i < t->n; i++)
+	/*
+	 * Positions of the services there before: specs are unique, so a
+	 * service added below is never looked for again in this pass.
+	 */
+	for (size_t i = 0; i < t->n; i++) {
 		t->items[i].wanted = false;
+		if (indexed && vip_index_put(&existing, &t->items[i].vip, i))
+			indexed = false; /* out of memory: look up the slow way */
+	}
 	for (size_t i = 0; i < specs->n; i++) {
-		if (apply_spec(t, &specs->items[i]))
+		const struct endpoint *vip = &specs->items[i].vip;
+		size_t at;
+		struct agent_service *svc = !indexed			    ? find_service(t, vip)
+					    : vip_index_get(&existing, vip, &at) ? &t->items[at]
+										 : NULL;
+
+		if (apply_spec(t, &specs->items[i], svc))
 			ret = -1;
 	}
+	vip_index_free(&existing);
 	for (size_t i = t->n; i-- > 0;) {
 		if (!t->items[i].wanted && !t->items[i].dynamic)
 			remove_service(t, i);

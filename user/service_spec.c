@@ -120,29 +120,37 @@ static bool same_k8s_service(const struct service_spec *a, const struct service_
 int service_spec_list_add(struct service_spec_list *list, struct service_spec *spec, char *err,
 			  size_t errlen)
 {
-	struct service_spec *grown;
 	char vip[ENDPOINT_STR_LEN];
+	size_t at;
 
-	for (size_t i = 0; i < list->n; i++) {
-		const struct service_spec *other = &list->items[i];
-
-		if (service_spec_has_vip(spec) && endpoint_equal(&other->vip, &spec->vip)) {
-			snprintf(err, errlen, "service %s is given twice",
-				 endpoint_str(&spec->vip, vip, sizeof(vip)));
-			return -1;
-		}
-		if (!service_spec_has_vip(spec) && !service_spec_has_vip(other) &&
-		    same_k8s_service(spec, other)) {
+	if (service_spec_has_vip(spec) && vip_index_get(&list->by_vip, &spec->vip, &at)) {
+		snprintf(err, errlen, "service %s is given twice",
+			 endpoint_str(&spec->vip, vip, sizeof(vip)));
+		return -1;
+	}
+	/* Specs without a VIP (k8s: alone) are few: a scan is fine. */
+	for (size_t i = 0; i < list->n && !service_spec_has_vip(spec); i++) {
+		if (!service_spec_has_vip(&list->items[i]) &&
+		    same_k8s_service(spec, &list->items[i])) {
 			snprintf(err, errlen, "service %.200s is given twice", spec->source);
 			return -1;
 		}
 	}
-	grown = realloc(list->items, (list->n + 1) * sizeof(*grown));
-	if (!grown) {
+	if (list->n == list->cap) {
+		size_t cap = list->cap ? 2 * list->cap : 16;
+		struct service_spec *grown = realloc(list->items, cap * sizeof(*grown));
+
+		if (!grown) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		list->items = grown;
+		list->cap = cap;
+	}
+	if (service_spec_has_vip(spec) && vip_index_put(&list->by_vip, &spec->vip, list->n)) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	list->items = grown;
 	list->items[list->n++] = *spec;
 	memset(spec, 0, sizeof(*spec));
 	return 0;
@@ -153,6 +161,6 @@ void service_spec_list_free(struct service_spec_list *list)
 	for (size_t i = 0; i < list->n; i++)
 		service_spec_free(&list->items[i]);
 	free(list->items);
-	list->items = NULL;
-	list->n = 0;
+	vip_index_free(&list->by_vip);
+	memset(list, 0, sizeof(*list));
 }

@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 #include "endpoint.h"
+#include "vip_index.h"
 
 enum source_kind {
 	SOURCE_STATIC,
@@ -31,9 +32,11 @@ struct service_spec {
 	char *k8s_port_name; /* k8s: the Service port's name, or NULL: its only port */
 };
 
+/* All zero is an empty list. */
 struct service_spec_list {
 	struct service_spec *items;
-	size_t n;
+	size_t n, cap;
+	struct vip_index by_vip; /* VIP -> position, for the duplicate check */
 };
 
 int service_spec_parse(const char *text, struct service_spec *out, char *err, size_t errlen);

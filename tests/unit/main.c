@@ -16,6 +16,7 @@ int main(void)
 	srunner_add_suite(sr, lb_maps_suite());
 	srunner_add_suite(sr, agent_services_suite());
 	srunner_add_suite(sr, rebalance_plan_suite());
+	srunner_add_suite(sr, vip_index_suite());
 	srunner_add_suite(sr, source_dns_suite());
 	srunner_add_suite(sr, source_k8s_suite());
 	srunner_add_suite(sr, state_file_suite());

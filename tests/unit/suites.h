@@ -13,6 +13,7 @@ Suite *id_pool_suite(void);
 Suite *lb_maps_suite(void);
 Suite *agent_services_suite(void);
 Suite *rebalance_plan_suite(void);
+Suite *vip_index_suite(void);
 Suite *source_dns_suite(void);
 Suite *source_k8s_suite(void);
 Suite *state_file_suite(void);
