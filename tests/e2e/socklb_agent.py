@@ -9,12 +9,14 @@ only to the cgroup the test made, so nothing else on the machine is touched.
 import atexit
 import json
 import os
+import re
 import signal
 import subprocess
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
-from topology import wait_for_line
+from topology import _reader, wait_for_line
 
 REPO = Path(__file__).resolve().parents[2]
 SOCKLB = str(REPO / "build" / "socklb")
@@ -123,3 +125,23 @@ def cgroup_programs(cgroup):
     res = subprocess.run(["bpftool", "-j", "cgroup", "show", cgroup],
                          capture_output=True, text=True, timeout=10)
     return [p.get("name", "") for p in json.loads(res.stdout.strip() or "[]")]
+
+
+def drain(proc, wait=0.2):
+    """Every output line of proc that arrived since the last wait or drain."""
+    reader, lines = _reader(proc), []
+    end = time.monotonic() + wait
+    while True:
+        try:
+            line = reader.next_line(max(end - time.monotonic(), 0))
+        except Exception:  # queue.Empty: nothing more for now
+            return lines
+        if line is None:
+            return lines
+        lines.append(line)
+
+
+def log_time(line):
+    """The wall-clock time of an agent log line (ts=2025-01-02T03:04:05.678Z)."""
+    ts = re.search(r"ts=(\S+)Z", line).group(1)
+    return datetime.strptime(ts, "%Y-%m-%dT%H:%M:%S.%f").replace(tzinfo=timezone.utc).timestamp()

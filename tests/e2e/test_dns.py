@@ -14,9 +14,8 @@ import re
 import signal
 import subprocess
 import time
-from datetime import datetime, timezone
 
-from socklb_agent import Agent, run_socklb
+from socklb_agent import Agent, drain, log_time, run_socklb
 from topology import (PEERS_DIR, PYTHON, TopologyError, Topology, _reader, client_round,
                       getpeername, run_grpc_client, start_holding_client, start_pods,
                       wait_for_line)
@@ -112,26 +111,6 @@ def wait_gone(agent, vip, timeout):
 
 def addresses(svc):
     return {b["address"] for b in svc["backends"]} if svc else set()
-
-
-def drain(proc, wait=0.2):
-    """Every output line of proc that arrived since the last wait or drain."""
-    reader, lines = _reader(proc), []
-    end = time.monotonic() + wait
-    while True:
-        try:
-            line = reader.next_line(max(end - time.monotonic(), 0))
-        except Exception:  # queue.Empty: nothing more for now
-            return lines
-        if line is None:
-            return lines
-        lines.append(line)
-
-
-def log_time(line):
-    """The wall-clock time of a log line (ts=2025-01-02T03:04:05.678Z)."""
-    ts = re.search(r"ts=(\S+)Z", line).group(1)
-    return datetime.strptime(ts, "%Y-%m-%dT%H:%M:%S.%f").replace(tzinfo=timezone.utc).timestamp()
 
 
 def scale(dns, agent, pods, label):

@@ -15,15 +15,13 @@ import copy
 import json
 import os
 import queue
-import re
 import subprocess
 import threading
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
-from socklb_agent import SOCKLB, Agent, next_pin_path, run_socklb
-from topology import (PEERS_DIR, PYTHON, Topology, _reader, client_round, getpeername,
+from socklb_agent import SOCKLB, Agent, drain, log_time, next_pin_path, run_socklb
+from topology import (PEERS_DIR, PYTHON, Topology, client_round, getpeername,
                       run_grpc_client, start_holding_client, start_pods, wait_for_line)
 
 FIXTURES = Path(__file__).resolve().parent / "k8s_fixtures"
@@ -239,24 +237,6 @@ def wait_until(fn, timeout, step=0.05):
         if value or time.monotonic() > deadline:
             return value
         time.sleep(step)
-
-
-def drain(proc, wait=0.2):
-    reader, lines = _reader(proc), []
-    end = time.monotonic() + wait
-    while True:
-        try:
-            line = reader.next_line(max(end - time.monotonic(), 0))
-        except Exception:  # queue.Empty: nothing more for now
-            return lines
-        if line is None:
-            return lines
-        lines.append(line)
-
-
-def log_time(line):
-    ts = re.search(r"ts=(\S+)Z", line).group(1)
-    return datetime.strptime(ts, "%Y-%m-%dT%H:%M:%S.%f").replace(tzinfo=timezone.utc).timestamp()
 
 
 LATENCIES = []
