@@ -16,6 +16,7 @@ import signal
 import time
 
 from rig import DNS_IP, PORT
+from mode_base import Mode
 
 NAME = "grpc.bench"
 TTL_S = 1
@@ -23,26 +24,18 @@ MAX_CONNECTION_AGE_MS = 10000
 DNS_READY_TIMEOUT = 5.0
 
 
-class DnsRoundRobinMode:
+class DnsRoundRobinMode(Mode):
     key = "dns-rr"
     title = "headless DNS + round_robin + max-age 10 s"
     server_args = ("--max-connection-age-ms", str(MAX_CONNECTION_AGE_MS))
     client_args = ("--lb-policy", "round_robin")
-    server_sees_client = True  # servers see the clients' own ports
     has_proxy = True  # the DNS server stands in the proxy's column
 
     def __init__(self, rig):
-        self.rig = rig
-        self.target = f"dns://{DNS_IP}:53/{NAME}:{PORT}"
+        super().__init__(rig, f"dns://{DNS_IP}:53/{NAME}:{PORT}")
         self.hosts_file = os.path.join(rig.topo.workdir, "dns.hosts")
         self.log = os.path.join(rig.topo.workdir, "dnsmasq.log")
         self.proc = None
-
-    def client_cgroup(self):
-        return self.rig.cgroups["clients"]
-
-    def cpu_sources(self):
-        return {}
 
     def start(self, pods):
         self._write_hosts(pods)

@@ -13,28 +13,18 @@ VIP /32 via its own eth0 (the bridge, which has no way out).
 import os
 
 from rig import PORT, VIP_IP
+from mode_base import Mode
 
 CHAIN = "BENCH-SVC"
 
 
-class KubeProxyMode:
+class KubeProxyMode(Mode):
     key = "kube-proxy"
     title = "kube-proxy (iptables DNAT)"
-    server_args = ()
-    client_args = ()
-    server_sees_client = True  # servers see the clients' own ports
-    has_proxy = False
 
     def __init__(self, rig):
-        self.rig = rig
-        self.target = f"{VIP_IP}:{PORT}"
+        super().__init__(rig, f"{VIP_IP}:{PORT}")
         self.rules_file = os.path.join(rig.topo.workdir, "kube-proxy.rules")
-
-    def client_cgroup(self):
-        return self.rig.cgroups["clients"]
-
-    def cpu_sources(self):
-        return {}
 
     def start(self, pods):
         for host in self.rig.clients:
@@ -50,9 +40,6 @@ class KubeProxyMode:
         for host in self.rig.clients:
             # --noflush keeps OUTPUT; declaring the chain flushes just it.
             host.run(["iptables-restore", "-w", "--noflush", self.rules_file], check=True)
-
-    def extra_figures(self):
-        return {}
 
     def stop(self):
         for host in self.rig.clients:

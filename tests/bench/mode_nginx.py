@@ -15,6 +15,7 @@ import os
 import signal
 
 from rig import PORT, PROXY_IP, wait_listening
+from mode_base import Mode
 
 CONF = """\
 worker_processes auto;
@@ -45,26 +46,17 @@ http {{
 """
 
 
-class NginxMode:
+class NginxMode(Mode):
     key = "nginx"
     title = "nginx grpc_pass (L7 proxy)"
-    server_args = ()
-    client_args = ()
     has_proxy = True
     server_sees_client = False  # servers see nginx's upstream connections
 
     def __init__(self, rig):
-        self.rig = rig
-        self.target = f"{PROXY_IP}:{PORT}"
+        super().__init__(rig, f"{PROXY_IP}:{PORT}")
         self.workdir = rig.topo.workdir
         self.conf = os.path.join(self.workdir, "nginx.conf")
         self.proc = None
-
-    def client_cgroup(self):
-        return self.rig.cgroups["clients"]
-
-    def cpu_sources(self):
-        return {}
 
     def start(self, pods):
         self._write_conf(pods)
@@ -77,9 +69,6 @@ class NginxMode:
     def scale(self, pods):
         self._write_conf(pods)
         self.proc.send_signal(signal.SIGHUP)  # what `nginx -s reload` sends
-
-    def extra_figures(self):
-        return {}
 
     def stop(self):
         if self.proc:

@@ -13,24 +13,17 @@ from rig import PORT, VIP_IP
 from socklb_agent import Agent, cleanup_pins
 
 from cpu import proc_cpu_seconds
+from mode_base import Mode
 
 
-class SocklbMode:
+class SocklbMode(Mode):
     key = "socklb"
     title = "socklb (least-conn + rebalancing)"
-    server_args = ()
-    client_args = ()
-    server_sees_client = True  # servers see the clients' own ports
-    has_proxy = False
 
     def __init__(self, rig):
-        self.rig = rig
-        self.target = f"{VIP_IP}:{PORT}"
+        super().__init__(rig, f"{VIP_IP}:{PORT}")
         self.conf = os.path.join(rig.topo.workdir, "socklb.conf")
         self.agent = None
-
-    def client_cgroup(self):
-        return self.rig.cgroups["clients"]
 
     def cpu_sources(self):
         return {"agent": lambda: proc_cpu_seconds(self.agent.proc.pid)}
@@ -45,11 +38,9 @@ class SocklbMode:
         self._write_conf(pods)
         self.agent.reload()
 
-    def extra_figures(self):
-        # `socklb status` lists only backends still in the service, so its
-        # ended-connection counters miss removed pods: the connections figure
-        # (seen by the servers) counts moves instead.
-        return {}
+    # No extra figures: `socklb status` lists only backends still in the
+    # service, so its ended-connection counters miss removed pods; the
+    # connections figure (seen by the servers) counts moves instead.
 
     def stop(self):
         if self.agent:
