@@ -268,22 +268,18 @@ static bool quiet(struct rebalancer *r)
 static void tick(struct rebalancer *r)
 {
 	size_t cap = r->opts.max_backends + 1, n_ids = 0;
-	__u32 *ids;
+	__u32 *ids = r->plan_ids;
 
 	if (quiet(r)) {
 		if (r->opts.max_age_ms)
 			act(r);
 		return;
 	}
-	ids = malloc(cap * sizeof(*ids));
-	if (!ids)
-		return;
 	snapshot_stats(r);
 	for (size_t i = 0; i < r->table->n; i++)
 		plan_service(r, &r->table->items[i], ids, &n_ids, cap);
 	plan_removed(r, ids, &n_ids, cap);
 	retire_old_budgets(r, ids, n_ids);
-	free(ids);
 	if (r->n_budget_ids || r->opts.max_age_ms)
 		act(r);
 }
@@ -383,7 +379,8 @@ int rebalancer_start(struct rebalancer *r, const struct rebalancer_opts *opts,
 	r->budget_ids = calloc(opts->max_backends + 1, sizeof(*r->budget_ids));
 	r->snapshot = calloc(opts->max_backends + 1, sizeof(*r->snapshot));
 	r->snapshot_keys = calloc(opts->max_backends + 1, sizeof(*r->snapshot_keys));
-	if (!r->mem || !r->pending || !r->pending_since_ms || !r->budget_ids || !r->snapshot ||
+	r->plan_ids = calloc(opts->max_backends + 1, sizeof(*r->plan_ids));
+	if (!r->plan_ids || !r->mem || !r->pending || !r->pending_since_ms || !r->budget_ids || !r->snapshot ||
 	    !r->snapshot_keys) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
@@ -424,6 +421,8 @@ void rebalancer_stop(struct rebalancer *r)
 	free(r->budget_ids);
 	free(r->snapshot);
 	free(r->snapshot_keys);
+	free(r->plan_ids);
+	r->plan_ids = NULL;
 	r->snapshot = NULL;
 	r->snapshot_keys = NULL;
 	r->mem = NULL;

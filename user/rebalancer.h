@@ -47,6 +47,7 @@ struct rebalancer {
 	const volatile __u64 *activity; /* the data path's event count */
 	struct socklb_backend_stats *snapshot; /* this tick's counters, by backend id */
 	__u32 *snapshot_keys;
+	__u32 *plan_ids; /* this tick's budgets, before they replace budget_ids */
 	__u32 n_snapshot;
 	size_t visit_start; /* rotates the order namespaces are visited in */
 	__u64 last_activity;
