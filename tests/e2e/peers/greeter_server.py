@@ -2,9 +2,14 @@
 """Minimal gRPC "pod" for socklb end-to-end tests.
 
 Serves /sample.service.HelloWorld/SayHello with raw bytes (no protobuf
-codegen): every reply is a JSON object {"pod": NAME, "peer": PEER} so the
-client can tell which backend answered and the test can see which source
-address the server observed.
+codegen): every reply is a JSON object {"pod": NAME, "peer": PEER, "n": N}
+so the client can tell which backend answered and the test can see which
+source address the server observed (n counts this server's calls).
+
+The request may be a JSON object; if it holds "reply_bytes": N (N > 0) the
+reply gets one more field, "pad", of N bytes ("x" * N), for message-size
+tests. Any other request (b"{}", a "pad" field, bytes that are not JSON)
+gets the plain reply, byte for byte as before.
 
 Prints "READY name=... listen=..." once serving, and
 "EXIT name=... calls=N" when it stops.
@@ -22,6 +27,20 @@ import grpc
 
 SERVICE = "sample.service.HelloWorld"
 METHOD = "SayHello"
+# Large enough for the message-size tests' requests (--request-bytes);
+# gRPC's default receive limit is 4 MiB.
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+
+
+def reply_bytes(request):
+    """The "reply_bytes" a request asks for, or 0 (also for non-JSON)."""
+    if b"reply_bytes" not in request:  # skip parsing the common b"{}"
+        return 0
+    try:
+        n = json.loads(request).get("reply_bytes", 0)
+    except (ValueError, AttributeError):
+        return 0
+    return n if type(n) is int and n > 0 else 0  # not bool, not float
 
 
 class Greeter:
@@ -37,6 +56,9 @@ class Greeter:
             self.calls += 1
             n = self.calls
         reply = {"pod": self.name, "peer": context.peer(), "n": n}
+        pad = reply_bytes(request)
+        if pad:
+            reply["pad"] = "x" * pad
         return json.dumps(reply).encode()
 
 
@@ -53,12 +75,14 @@ def parse_args(argv):
 
 
 def server_options(args):
+    options = [("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+               ("grpc.max_send_message_length", MAX_MESSAGE_BYTES)]
     if args.max_connection_age_ms <= 0:
-        return []
+        return options
     # Grace bounds how long in-flight RPCs may run after GOAWAY; equal to the
     # age keeps the benchmark's connection churn predictable.
-    return [("grpc.max_connection_age_ms", args.max_connection_age_ms),
-            ("grpc.max_connection_age_grace_ms", args.max_connection_age_ms)]
+    return options + [("grpc.max_connection_age_ms", args.max_connection_age_ms),
+                      ("grpc.max_connection_age_grace_ms", args.max_connection_age_ms)]
 
 
 def build_server(args, greeter):
