@@ -1,4 +1,4 @@
-# socklb — build, test, demo.  `make help` lists the targets.
+# socklb — build, test, demo.  `make help` lists the targets; `make V=1` shows commands.
 BUILD      ?= build
 CLANG      ?= clang
 BPFTOOL    ?= bpftool
@@ -12,60 +12,108 @@ CWARN      := -Wall -Wextra -Werror
 # Messages are built with snprintf into fixed buffers: cutting one short is intended.
 USER_CWARN := $(CWARN) -Wno-format-truncation
 CFLAGS     ?= -O2 -g
-USER_CFLAGS = $(CFLAGS) $(USER_CWARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser -I$(BUILD) \
-              -DSOCKLB_VERSION='"$(VERSION)"' $(shell pkg-config --cflags $(PKGS))
+DEPFLAGS    = -MMD -MP
+USER_CFLAGS = $(CFLAGS) $(USER_CWARN) $(DEPFLAGS) -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser \
+              -I$(BUILD) -DSOCKLB_VERSION='"$(VERSION)"' $(shell pkg-config --cflags $(PKGS))
 USER_LIBS   = $(shell pkg-config --libs $(PKGS))
-BPF_CFLAGS  = -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) $(CWARN) -Iinclude -Ibpf -I$(BUILD)
+BPF_CFLAGS  = -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) $(CWARN) $(DEPFLAGS) -Iinclude -Ibpf \
+              -I$(BUILD)
+# Unit tests and the sanitizer build of the agent: AddressSanitizer and UBSan.
+SAN        := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+ifeq ($(V),1)
+Q   :=
+msg  = @true
+else
+Q   := @
+msg  = @printf '  %-7s %s\n' "$(1)" "$(2)"
+endif
 
 BPF_SRCS   := $(wildcard bpf/*.bpf.c)
 BPF_OBJS   := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
 SKELS      := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
-USER_SRCS  := $(wildcard user/*.c)
-USER_OBJS  := $(patsubst user/%.c,$(BUILD)/user/%.o,$(USER_SRCS))
-UNIT_SRCS  := $(wildcard tests/unit/*.c)
+USER_SRCS  := $(sort $(shell find user -name '*.c'))
+USER_OBJS  := $(patsubst user/%.c,$(BUILD)/obj/%.o,$(USER_SRCS))
+# The unit tests link every module but the command line (main.c and cli/).
+LIB_SRCS   := $(filter-out user/main.c user/cli/%,$(USER_SRCS))
+SAN_OBJS   := $(patsubst user/%.c,$(BUILD)/san/%.o,$(USER_SRCS))
+SAN_LIB    := $(patsubst user/%.c,$(BUILD)/san/%.o,$(LIB_SRCS))
+UNIT_SRCS  := $(sort $(shell find tests/unit -name '*.c'))
+UNIT_OBJS  := $(patsubst tests/unit/%.c,$(BUILD)/unit/%.o,$(UNIT_SRCS))
 
+.DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all deps test unit-test e2e-test deploy-test bench-test demo bench bench-quick clean help format
+.PHONY: all deps test unit-test e2e-test deploy-test bench-test demo bench bench-quick san \
+        clean help format
 all: $(BUILD)/socklb
 
 help:
-	@echo "make            build bpf objects, skeletons and $(BUILD)/socklb"
-	@echo "make deps       install every Debian package needed to build, test and demo"
-	@echo "make demo       build, then show calls per pod without and with socklb"
-	@echo "make test       run every test (unit tests, then end-to-end in netns)"
-	@echo "make clean      remove $(BUILD)/"
+	@echo "make              build bpf objects, skeletons and $(BUILD)/socklb"
+	@echo "make deps         install every Debian package needed to build, test and demo"
+	@echo "make demo         build, then show calls per pod without and with socklb"
+	@echo "make test         run every test: unit-test, e2e-test, deploy-test, bench-test"
+	@echo "make unit-test    Check unit tests (ASan + UBSan)"
+	@echo "make e2e-test     end-to-end tests with real gRPC peers in network namespaces"
+	@echo "make deploy-test  render deploy/ offline and validate it against the Kubernetes schemas"
+	@echo "make bench-test   the benchmark harness in its quick mode (every mode gives figures)"
+	@echo "make bench        the full benchmark: results/ gets results.json, .md and plots"
+	@echo "make bench-quick  the benchmark's quick mode alone"
+	@echo "make san          $(BUILD)/socklb-san: the agent built with ASan + UBSan"
+	@echo "make format       clang-format every C file"
+	@echo "make clean        remove $(BUILD)/"
+	@echo "V=1 shows every command"
 
 deps:
 	./scripts/install-deps.sh
 
 # vmlinux.h from the running kernel's BTF; the committed copy when there is none.
 $(BUILD)/vmlinux.h:
-	@mkdir -p $(BUILD)
-	@if [ -r /sys/kernel/btf/vmlinux ]; then \
+	$(call msg,GEN,$@)
+	$(Q)mkdir -p $(BUILD)
+	$(Q)if [ -r /sys/kernel/btf/vmlinux ]; then \
 		$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp; \
 	else \
 		echo "no /sys/kernel/btf/vmlinux: using bpf/vmlinux-fallback.h.xz"; \
 		xz -dc bpf/vmlinux-fallback.h.xz > $@.tmp; \
 	fi && mv $@.tmp $@
 
-$(BUILD)/%.bpf.o: bpf/%.bpf.c bpf/*.h include/socklb.h $(BUILD)/vmlinux.h
-	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+$(BUILD)/%.bpf.o: bpf/%.bpf.c $(BUILD)/vmlinux.h
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
-	$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@.tmp && mv $@.tmp $@
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@.tmp && mv $@.tmp $@
 
-$(BUILD)/user/%.o: user/%.c user/*.h include/socklb.h $(SKELS)
-	@mkdir -p $(BUILD)/user
-	$(CC) $(USER_CFLAGS) -c $< -o $@
+# Skeletons first (order-only): after that the .d files know who includes them.
+$(BUILD)/obj/%.o: user/%.c | $(SKELS)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(USER_CFLAGS) -c $< -o $@
+
+$(BUILD)/san/%.o: user/%.c | $(SKELS)
+	$(call msg,CC-SAN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(USER_CFLAGS) $(SAN) -c $< -o $@
+
+$(BUILD)/unit/%.o: tests/unit/%.c | $(SKELS)
+	$(call msg,CC-SAN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(USER_CFLAGS) $(SAN) -Itests/unit -c $< -o $@
 
 $(BUILD)/socklb: $(USER_OBJS)
-	$(CC) $(USER_CFLAGS) $^ $(USER_LIBS) -o $@
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(USER_LIBS) -o $@
 
-# Unit tests: Check, built with AddressSanitizer and UBSan.
-SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
-$(BUILD)/unit_tests: $(UNIT_SRCS) $(filter-out user/main.c user/agent_cli.c user/status.c,$(USER_SRCS)) user/*.h include/socklb.h $(SKELS)
-	$(CC) $(USER_CFLAGS) $(SAN) -Itests/unit $(filter %.c,$^) $(USER_LIBS) \
-		$(shell pkg-config --libs check) -o $@
+$(BUILD)/socklb-san: $(SAN_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $(SAN) $^ $(USER_LIBS) -o $@
+
+san: $(BUILD)/socklb-san
+
+$(BUILD)/unit_tests: $(UNIT_OBJS) $(SAN_LIB)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $(SAN) $^ $(USER_LIBS) $(shell pkg-config --libs check) -o $@
 
 # The map tests pin into /sys/fs/bpf: mount the BPF filesystem if it is not.
 unit-test: $(BUILD)/unit_tests
@@ -101,7 +149,9 @@ bench-quick: $(BUILD)/socklb
 	$(PYTHON) tests/bench/bench.py --quick $(BENCH_ARGS)
 
 format:
-	clang-format -i bpf/*.c bpf/*.h user/*.c user/*.h include/*.h tests/unit/*.c
+	clang-format -i $$(find bpf include user tests/unit -name '*.[ch]')
 
 clean:
 	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -13,7 +13,8 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 
-#include "maps.bpf.h"
+#include "lib/config.h"
+#include "lib/counters.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -21,21 +22,15 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 int bpf_sock_destroy(struct sock_common *sk) __ksym;
 
-/* Set by the agent before load. */
-const volatile __u32 jiffies_hz = 250;
-const volatile __u64 quiet_ms = 50;
-const volatile __u64 max_age_ns = 0; /* 0: no max age */
-const volatile __u64 drain_deadline_ns = 10ULL * 1000 * 1000 * 1000;
-
 /*
  * Idle: nothing sent and unacknowledged, nothing unread, no data either way
- * for quiet_ms, and the last data received came after the last data sent
+ * for the idle quiet time, and the last data received came after the last data sent
  * (so no request is waiting for its response).
  */
 static __always_inline bool tcp_idle(struct tcp_sock *tp)
 {
 	__u32 now = (__u32)bpf_jiffies64();
-	__u32 quiet = (__u32)(quiet_ms * jiffies_hz / 1000);
+	__u32 quiet = ns_to_jiffies(socklb_cfg.idle_quiet_ns);
 	__u32 last_sent = tp->lsndtime;
 	__u32 last_recv = tp->inet_conn.icsk_ack.lrcvtime;
 
@@ -49,37 +44,11 @@ static __always_inline bool tcp_idle(struct tcp_sock *tp)
 /* Max age with +-10% jitter per connection, from its cookie, as gRPC's MaxConnectionAge. */
 static __always_inline __u64 age_limit_ns(__u64 cookie)
 {
+	__u64 max_age_ns = socklb_cfg.max_age_ns;
 	__u64 spread = max_age_ns / 5; /* 20% wide: -10% .. +10% */
 	__u64 hash = cookie * 0x9E3779B97F4A7C15ULL;
 
 	return max_age_ns - max_age_ns / 10 + (spread ? (hash >> 32) % spread : 0);
-}
-
-static __always_inline void count_end(__u32 reason, __u32 backend_id, bool forced)
-{
-	struct socklb_end_stats *es = bpf_map_lookup_elem(&end_stats, &reason);
-	struct socklb_backend_stats *bs = bpf_map_lookup_elem(&backend_stats, &backend_id);
-
-	if (es) {
-		if (forced)
-			__sync_fetch_and_add(&es->forced, 1);
-		else
-			__sync_fetch_and_add(&es->graceful, 1);
-	}
-	if (bs) {
-		if (forced)
-			__sync_fetch_and_add(&bs->ended_forced, 1);
-		else
-			__sync_fetch_and_add(&bs->ended_graceful, 1);
-	}
-}
-
-static __always_inline void count_busy(__u32 reason)
-{
-	struct socklb_end_stats *es = bpf_map_lookup_elem(&end_stats, &reason);
-
-	if (es)
-		__sync_fetch_and_add(&es->busy_skipped, 1);
 }
 
 /* Ends the socket if idle or due; returns true if it was ended. */
@@ -122,11 +91,11 @@ int socklb_end_connections(struct bpf_iter__tcp *ctx)
 			budget->budget--;
 		return 0;
 	}
-	if (max_age_ns == 0)
+	if (socklb_cfg.max_age_ns == 0)
 		return 0;
 	age = bpf_ktime_get_ns() - s->established_ns;
 	if (age >= age_limit_ns(cookie))
 		try_end(skc, tp, SOCKLB_END_MAX_AGE, id,
-			s->established_ns + age_limit_ns(cookie) + drain_deadline_ns);
+			s->established_ns + age_limit_ns(cookie) + socklb_cfg.drain_deadline_ns);
 	return 0;
 }

@@ -12,6 +12,11 @@
  *   backend_stats  backend id (array index)    -> live/connecting counts and
  *                                                 connect/close counters
  *   sockets        socket cookie (LRU)         -> the balanced connection
+ *   end_budgets    backend id (array index)    -> connections the agent wants ended
+ *   end_stats      end reason (array index)    -> connections ended, per reason
+ *
+ * Maps are pinned by name (LIBBPF_PIN_BY_NAME) under the pin path, so every
+ * BPF object that declares them (bpf/lib/maps.h) shares the same ones.
  *
  * A service's backends live in one of two halves of its slot space.  User
  * space writes a new set into the inactive half and then switches the
@@ -50,6 +55,19 @@ enum socklb_policy {
 	SOCKLB_POLICY_RANDOM = 1,
 };
 
+/*
+ * Every load-time setting of socklb's BPF programs, in one place: read-only
+ * data (bpf/lib/config.h) that the agent fills in before loading each
+ * object, so the verifier sees constants.
+ */
+struct socklb_config {
+	__u32 policy; /* enum socklb_policy */
+	__u32 reserved;
+	__u64 idle_quiet_ns;	 /* no data either way for this long: idle */
+	__u64 max_age_ns;	 /* 0: no max age */
+	__u64 drain_deadline_ns; /* a connection to move is ended anyway after this */
+};
+
 /* Address in network byte order; IPv4 uses ip4 and leaves the rest zero. */
 union socklb_addr {
 	__u32 ip4;
@@ -59,16 +77,16 @@ union socklb_addr {
 
 struct socklb_service_key {
 	union socklb_addr vip;
-	__u16 port; /* network byte order */
-	__u8 proto; /* IPPROTO_TCP */
+	__u16 port;  /* network byte order */
+	__u8 proto;  /* IPPROTO_TCP */
 	__u8 family; /* AF_INET or AF_INET6 */
 };
 
 struct socklb_service {
 	__u32 service_id;
 	__u32 backend_count; /* in the active half; 0 rejects connects */
-	__u32 active_half; /* 0 or 1 */
-	__u32 flags; /* reserved */
+	__u32 active_half;   /* 0 or 1 */
+	__u32 flags;	     /* reserved */
 };
 
 struct socklb_slot_key {
@@ -85,25 +103,25 @@ struct socklb_backend {
 };
 
 struct socklb_backend_stats {
-	__u64 live; /* established connections */
-	__u64 connecting; /* SYN sent, not yet established */
-	__u64 connects; /* connect() calls sent to this backend */
+	__u64 live;		/* established connections */
+	__u64 connecting;	/* SYN sent, not yet established */
+	__u64 connects;		/* connect() calls sent to this backend */
 	__u64 connect_failures; /* closed before they were established */
-	__u64 closes; /* established connections that closed */
-	__u64 ended_graceful; /* ended by socklb while idle */
-	__u64 ended_forced; /* ended by socklb after the drain deadline */
+	__u64 closes;		/* established connections that closed */
+	__u64 ended_graceful;	/* ended by socklb while idle */
+	__u64 ended_forced;	/* ended by socklb after the drain deadline */
 };
 
 struct socklb_socket {
 	union socklb_addr vip; /* what getpeername shows the app */
-	__u16 vip_port; /* network byte order */
+	__u16 vip_port;	       /* network byte order */
 	__u8 vip_family;
 	__u8 state; /* enum socklb_socket_state */
 	__u32 service_id;
 	__u32 backend_id;
 	__u32 pid; /* tgid of the process that connected */
 	__u64 netns_cookie;
-	__u64 connect_ns; /* CLOCK_MONOTONIC (bpf_ktime_get_ns) at connect */
+	__u64 connect_ns;     /* CLOCK_MONOTONIC (bpf_ktime_get_ns) at connect */
 	__u64 established_ns; /* 0 until established */
 };
 
@@ -112,9 +130,9 @@ struct socklb_socket {
  * budget (removed backend, imbalance); max age is judged per connection.
  */
 enum socklb_end_reason {
-	SOCKLB_END_REMOVED = 0, /* its backend left the service */
+	SOCKLB_END_REMOVED = 0,	  /* its backend left the service */
 	SOCKLB_END_IMBALANCE = 1, /* its backend had more than its fair share */
-	SOCKLB_END_MAX_AGE = 2, /* older than --max-age (with jitter) */
+	SOCKLB_END_MAX_AGE = 2,	  /* older than --max-age (with jitter) */
 	SOCKLB_END_REASONS = 3,
 };
 

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """End-to-end tests of the k8s: source and --k8s-discover against a fake
 Kubernetes API server (peers/fake_kube_apiserver.py) serving the recorded
-v1.28 objects of k8s_fixtures/ over HTTPS with a CA the test makes.
+v1.28 objects of tests/fixtures/k8s/ over HTTPS with a CA the test makes.
 
 Each test builds pods, an "api" host running the server, a "node" host the
 agent runs in (so it reaches the API; the BPF programs still attach to the
@@ -24,7 +24,7 @@ from socklb_agent import SOCKLB, Agent, drain, log_time, next_pin_path, run_sock
 from topology import (PEERS_DIR, PYTHON, Topology, client_round, getpeername,
                       run_grpc_client, start_holding_client, start_pods, wait_for_line)
 
-FIXTURES = Path(__file__).resolve().parent / "k8s_fixtures"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "k8s"
 FAKE_API = str(PEERS_DIR / "fake_kube_apiserver.py")
 API_IP = "10.244.1.60"
 API_URL = f"https://{API_IP}:6443"

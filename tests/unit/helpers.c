@@ -39,103 +39,45 @@ void spec_list(struct service_spec_list *list, const char *const *texts, size_t 
 	}
 }
 
-/* The maps as bpf/maps.bpf.h declares them, in lb_map_names order. */
-_Static_assert(LB_MAP_COUNT == 7, "a map was added or removed: update test_maps_create()");
-
-int *test_map_fd_slot(struct lb_maps *maps, size_t i)
+bool test_maps_create(struct lb_maps *maps, const struct lb_map_sizes *sizes)
 {
-	int *fds[LB_MAP_COUNT] = {
-	    &maps->services, &maps->backend_slots, &maps->backends,  &maps->backend_stats,
-	    &maps->sockets,  &maps->end_budgets,   &maps->end_stats,
+	const struct lb_map_sizes def = {
+	    .max_services = TEST_MAX_SERVICES,
+	    .max_backends = TEST_MAX_BACKENDS,
+	    .max_sockets = 64,
 	};
+	char err[512] = "";
+	int ret = lb_maps_create(sizes ? sizes : &def, maps, err, sizeof(err));
 
-	return fds[i];
-}
-
-bool test_maps_create(struct lb_maps *maps, const struct test_map_sizes *sizes)
-{
-	const struct test_map_sizes def = {
-	    .services = TEST_MAX_SERVICES,
-	    .backend_slots = 2 * TEST_MAX_BACKENDS,
-	    .backends = TEST_MAX_BACKENDS + 1,
-	    .sockets = 64,
-	};
-	struct {
-		enum bpf_map_type type;
-		__u32 key_size, value_size, max_entries, flags;
-	} defs[LB_MAP_COUNT];
-
-	if (!sizes)
-		sizes = &def;
-	defs[0].type = BPF_MAP_TYPE_HASH; /* services */
-	defs[0].key_size = sizeof(struct socklb_service_key);
-	defs[0].value_size = sizeof(struct socklb_service);
-	defs[0].max_entries = sizes->services;
-	defs[0].flags = BPF_F_NO_PREALLOC;
-	defs[1].type = BPF_MAP_TYPE_HASH; /* backend_slots */
-	defs[1].key_size = sizeof(struct socklb_slot_key);
-	defs[1].value_size = sizeof(__u32);
-	defs[1].max_entries = sizes->backend_slots;
-	defs[1].flags = BPF_F_NO_PREALLOC;
-	defs[2].type = BPF_MAP_TYPE_ARRAY; /* backends */
-	defs[2].key_size = sizeof(__u32);
-	defs[2].value_size = sizeof(struct socklb_backend);
-	defs[2].max_entries = sizes->backends;
-	defs[2].flags = 0;
-	defs[3] = defs[2]; /* backend_stats */
-	defs[3].value_size = sizeof(struct socklb_backend_stats);
-	defs[4].type = BPF_MAP_TYPE_LRU_HASH; /* sockets */
-	defs[4].key_size = sizeof(__u64);
-	defs[4].value_size = sizeof(struct socklb_socket);
-	defs[4].max_entries = sizes->sockets;
-	defs[4].flags = 0;
-	defs[5] = defs[2]; /* end_budgets */
-	defs[5].value_size = sizeof(struct socklb_end_budget);
-	defs[6] = defs[2]; /* end_stats */
-	defs[6].value_size = sizeof(struct socklb_end_stats);
-	defs[6].max_entries = SOCKLB_END_REASONS;
-
-	for (size_t i = 0; i < LB_MAP_COUNT; i++)
-		*test_map_fd_slot(maps, i) = -1;
-	for (size_t i = 0; i < LB_MAP_COUNT; i++) {
-		LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = defs[i].flags);
-		int fd = bpf_map_create(defs[i].type, lb_map_names[i], defs[i].key_size,
-					defs[i].value_size, defs[i].max_entries, &opts);
-
-		if (fd >= 0) {
-			*test_map_fd_slot(maps, i) = fd;
-			continue;
-		}
-		test_maps_destroy(maps);
-		if ((fd == -EPERM || fd == -EACCES) && getenv("SOCKLB_UNIT_ALLOW_NO_BPF")) {
-			printf("SKIP %s: cannot create BPF map %s: %s (SOCKLB_UNIT_ALLOW_NO_BPF "
-			       "is set)\n",
-			       tcase_name(), lb_map_names[i], strerror(-fd));
-			return false;
-		}
-		ck_abort_msg("cannot create BPF map %s: %s (run as root, or set "
-			     "SOCKLB_UNIT_ALLOW_NO_BPF to skip the map tests)",
-			     lb_map_names[i], strerror(-fd));
+	if (ret == 0)
+		return true;
+	if ((ret == -EPERM || ret == -EACCES) && getenv("SOCKLB_UNIT_ALLOW_NO_BPF")) {
+		printf("SKIP %s: %s (SOCKLB_UNIT_ALLOW_NO_BPF is set)\n", tcase_name(), err);
+		return false;
 	}
-	return true;
+	ck_abort_msg("%s (run as root, or set SOCKLB_UNIT_ALLOW_NO_BPF to skip the map tests)",
+		     err);
+	return false;
 }
 
 void test_maps_destroy(struct lb_maps *maps)
 {
-	for (size_t i = 0; i < LB_MAP_COUNT; i++) {
-		int *fd = test_map_fd_slot(maps, i);
+	lb_maps_close(maps);
+}
 
-		if (*fd >= 0)
-			close(*fd);
-		*fd = -1;
-	}
+int test_map_fd(const struct lb_maps *maps, const char *name)
+{
+	int fd = lb_maps_fd(maps, name);
+
+	ck_assert_msg(fd >= 0, "no map %s", name);
+	return fd;
 }
 
 int test_read_slot(const struct lb_maps *maps, __u32 service_id, __u32 half, __u32 index, __u32 *id)
 {
 	struct socklb_slot_key key = {service_id, socklb_slot(half, index)};
 
-	return bpf_map_lookup_elem(maps->backend_slots, &key, id) ? -errno : 0;
+	return bpf_map_lookup_elem(test_map_fd(maps, "backend_slots"), &key, id) ? -errno : 0;
 }
 
 static size_t count_slots(const struct lb_maps *maps, bool any, __u32 service_id)
@@ -144,7 +86,7 @@ static size_t count_slots(const struct lb_maps *maps, bool any, __u32 service_id
 	size_t n = 0;
 	void *prev = NULL;
 
-	while (bpf_map_get_next_key(maps->backend_slots, prev, &next) == 0) {
+	while (bpf_map_get_next_key(test_map_fd(maps, "backend_slots"), prev, &next) == 0) {
 		if (any || next.service_id == service_id)
 			n++;
 		key = next;
@@ -169,7 +111,7 @@ int test_read_service(const struct lb_maps *maps, const struct endpoint *vip,
 {
 	struct socklb_service_key key = endpoint_service_key(vip);
 
-	return bpf_map_lookup_elem(maps->services, &key, out) ? -errno : 0;
+	return bpf_map_lookup_elem(test_map_fd(maps, "services"), &key, out) ? -errno : 0;
 }
 
 void test_set_stats(const struct lb_maps *maps, __u32 id, __u64 live, __u64 connecting)
@@ -179,20 +121,14 @@ void test_set_stats(const struct lb_maps *maps, __u32 id, __u64 live, __u64 conn
 	memset(&st, 0, sizeof(st));
 	st.live = live;
 	st.connecting = connecting;
-	ck_assert_int_eq(bpf_map_update_elem(maps->backend_stats, &id, &st, BPF_ANY), 0);
+	ck_assert_int_eq(bpf_map_update_elem(test_map_fd(maps, "backend_stats"), &id, &st, BPF_ANY),
+			 0);
 }
 
 struct socklb_backend test_read_backend(const struct lb_maps *maps, __u32 id)
 {
 	struct socklb_backend be;
 
-	ck_assert_int_eq(bpf_map_lookup_elem(maps->backends, &id, &be), 0);
+	ck_assert_int_eq(bpf_map_lookup_elem(test_map_fd(maps, "backends"), &id, &be), 0);
 	return be;
-}
-
-int test_map_fd(const struct lb_maps *maps, size_t i)
-{
-	struct lb_maps copy = *maps;
-
-	return *test_map_fd_slot(&copy, i);
 }

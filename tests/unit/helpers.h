@@ -7,9 +7,9 @@
 #include <stdbool.h>
 #include <string.h>
 
-#include "endpoint.h"
-#include "lb_maps.h"
-#include "service_spec.h"
+#include "model/endpoint.h"
+#include "datapath/maps.h"
+#include "model/service_spec.h"
 
 #define ck_assert_str_contains(haystack, needle)                                                   \
 	ck_assert_msg(strstr((haystack), (needle)) != NULL, "\"%s\" does not contain \"%s\"",      \
@@ -22,28 +22,20 @@ void spec(const char *text, struct service_spec *out);
 /* Builds a spec list from texts, failing the test on any error. */
 void spec_list(struct service_spec_list *list, const char *const *texts, size_t n);
 
-/* Map sizes for tests; every map is created like bpf/maps.bpf.h does. */
-struct test_map_sizes {
-	__u32 services;
-	__u32 backend_slots;
-	__u32 backends; /* array entries: ids 0 .. backends-1 */
-	__u32 sockets;
-};
-
 #define TEST_MAX_SERVICES 16
 #define TEST_MAX_BACKENDS 63
 
 /*
- * Creates every map of lb_map_names (sizes NULL: the TEST_MAX_* defaults).  Returns true
- * with maps filled in.  Without permission to create maps it fails the test,
- * unless SOCKLB_UNIT_ALLOW_NO_BPF is set: then it prints why the test is
- * skipped and returns false, and the caller returns (the test passes).
+ * Creates socklb's maps from its BPF object, unpinned (sizes NULL: the
+ * TEST_MAX_* defaults).  Returns true with maps filled in.  Without
+ * permission to create maps it fails the test, unless SOCKLB_UNIT_ALLOW_NO_BPF
+ * is set: then it prints why the test is skipped and returns false, and the
+ * caller returns (the test passes).
  */
-bool test_maps_create(struct lb_maps *maps, const struct test_map_sizes *sizes);
+bool test_maps_create(struct lb_maps *maps, const struct lb_map_sizes *sizes);
 void test_maps_destroy(struct lb_maps *maps);
-/* The fd of map i, in lb_map_names order. */
-int *test_map_fd_slot(struct lb_maps *maps, size_t i);
-int test_map_fd(const struct lb_maps *maps, size_t i);
+/* The fd of the map of that name; fails the test if there is none. */
+int test_map_fd(const struct lb_maps *maps, const char *name);
 
 #define REQUIRE_MAPS(maps, sizes)                                                                  \
 	do {                                                                                       \

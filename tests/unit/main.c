@@ -13,13 +13,15 @@ int main(void)
 	srunner_add_suite(sr, config_file_suite());
 	srunner_add_suite(sr, backend_set_suite());
 	srunner_add_suite(sr, id_pool_suite());
-	srunner_add_suite(sr, lb_maps_suite());
-	srunner_add_suite(sr, agent_services_suite());
+	srunner_add_suite(sr, datapath_maps_suite());
+	srunner_add_suite(sr, service_table_suite());
 	srunner_add_suite(sr, rebalance_plan_suite());
 	srunner_add_suite(sr, vip_index_suite());
 	srunner_add_suite(sr, source_dns_suite());
 	srunner_add_suite(sr, source_k8s_suite());
 	srunner_add_suite(sr, state_file_suite());
+	srunner_add_suite(sr, event_loop_suite());
+	srunner_add_suite(sr, log_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* Backend choice for one connect: least connections or random. */
+#ifndef SOCKLB_BPF_SELECT_H
+#define SOCKLB_BPF_SELECT_H
+
+#include "lib/config.h"
+#include "lib/counters.h"
+
+static __always_inline __u32 slot_backend(const struct socklb_service *svc, __u32 index)
+{
+	struct socklb_slot_key key = {
+	    .service_id = svc->service_id,
+	    .slot = socklb_slot(svc->active_half, index),
+	};
+	__u32 *id = bpf_map_lookup_elem(&backend_slots, &key);
+
+	return id ? *id : SOCKLB_BACKEND_ID_NONE;
+}
+
+/* Connections a backend has or is about to have: the least-conn load. */
+static __always_inline __u64 backend_load(__u32 backend_id)
+{
+	struct socklb_backend_stats *st = backend_stats_of(backend_id);
+
+	return st ? st->live + st->connecting : ~0ULL;
+}
+
+/*
+ * Exact least connections over a small set: scan every slot, starting at a
+ * random one so that ties spread instead of piling on slot 0.
+ */
+static __always_inline __u32 pick_least_scan(const struct socklb_service *svc)
+{
+	__u32 n = svc->backend_count;
+	__u32 start = bpf_get_prandom_u32() % n;
+	__u32 best = SOCKLB_BACKEND_ID_NONE;
+	__u64 best_load = ~0ULL;
+
+	for (__u32 i = 0; i < SOCKLB_EXACT_SCAN_MAX && i < n; i++) {
+		__u32 index = start + i;
+
+		if (index >= n)
+			index -= n;
+		__u32 id = slot_backend(svc, index);
+		__u64 load = backend_load(id);
+
+		if (id != SOCKLB_BACKEND_ID_NONE && load < best_load) {
+			best = id;
+			best_load = load;
+		}
+	}
+	return best;
+}
+
+/* Power of two random choices: two distinct random slots, the lighter wins. */
+static __always_inline __u32 pick_two_choices(const struct socklb_service *svc)
+{
+	__u32 n = svc->backend_count;
+	__u32 a = bpf_get_prandom_u32() % n;
+	__u32 b = (a + 1 + bpf_get_prandom_u32() % (n - 1)) % n;
+	__u32 id_a = slot_backend(svc, a);
+	__u32 id_b = slot_backend(svc, b);
+
+	if (id_a == SOCKLB_BACKEND_ID_NONE)
+		return id_b;
+	if (id_b == SOCKLB_BACKEND_ID_NONE)
+		return id_a;
+	return backend_load(id_b) < backend_load(id_a) ? id_b : id_a;
+}
+
+/* Returns a backend id, or SOCKLB_BACKEND_ID_NONE if the service has none. */
+static __always_inline __u32 pick_backend(const struct socklb_service *svc)
+{
+	__u32 n = svc->backend_count;
+
+	if (n == 0 || n > SOCKLB_MAX_BACKENDS_PER_SERVICE)
+		return SOCKLB_BACKEND_ID_NONE;
+	if (n == 1)
+		return slot_backend(svc, 0);
+	if (socklb_cfg.policy == SOCKLB_POLICY_RANDOM)
+		return slot_backend(svc, bpf_get_prandom_u32() % n);
+	if (n <= SOCKLB_EXACT_SCAN_MAX)
+		return pick_least_scan(svc);
+	return pick_two_choices(svc);
+}
+
+#endif

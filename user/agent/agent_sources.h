@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The agent's dynamic side beside the service table: the dns: source's
+ * watches, started and stopped as the configured services come and go, and
+ * the state file that tells `socklb status` about each service's source.
+ */
+#ifndef SOCKLB_AGENT_SOURCES_H
+#define SOCKLB_AGENT_SOURCES_H
+
+#include "agent/agent.h"
+#include "model/service_table.h"
+#include "lib/event_loop.h"
+#include "agent/state_file.h"
+
+struct agent_sources;
+
+/*
+ * Call after service_table_apply(specs) succeeded: starts the lookups of the
+ * dns: services and writes the state file.  NULL (logged) on failure.
+ */
+struct agent_sources *agent_sources_start(struct event_loop *loop, struct service_table *table,
+					  const struct agent_config *cfg,
+					  const struct service_spec_list *specs);
+/* Call after each later service_table_apply (SIGHUP) with the same specs. */
+void agent_sources_apply(struct agent_sources *s, const struct service_spec_list *specs);
+/* What status and metrics show of one service's source. */
+struct state_service agent_sources_describe(const struct agent_sources *s,
+					    const struct agent_service *svc);
+/* Stops every lookup and removes the state file. */
+void agent_sources_free(struct agent_sources *s);
+
+#endif

@@ -1,0 +1,368 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include "datapath/loader.h"
+#include "lib/log.h"
+#include "rebalance.skel.h"
+#include "socklb.skel.h"
+#include "lib/util.h"
+
+#include <bpf/bpf.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Maps are pinned by name (bpf/lib/maps.h): these walk the object's own list. */
+static void unpin_maps(struct bpf_object *obj)
+{
+	struct bpf_map *map;
+
+	bpf_object__for_each_map(map, obj)
+	{
+		const char *path = bpf_map__pin_path(map);
+
+		if (path && unlink(path) && errno != ENOENT)
+			log_warn("msg=\"cannot unpin map\" path=%s error=%s", log_q(path),
+				 log_q(strerror(errno)));
+	}
+}
+
+/* How many of obj's maps are pinned already, of how many it has. */
+static size_t count_pinned(struct bpf_object *obj, size_t *total)
+{
+	struct bpf_map *map;
+	size_t found = 0;
+
+	*total = 0;
+	bpf_object__for_each_map(map, obj)
+	{
+		const char *path = bpf_map__pin_path(map);
+
+		if (!path)
+			continue;
+		(*total)++;
+		found += access(path, F_OK) == 0;
+	}
+	return found;
+}
+
+static void link_pin_path(const char *pin_path, const struct bpf_program *prog, char *out,
+			  size_t outlen)
+{
+	snprintf(out, outlen, "%s/link_%s", pin_path, bpf_program__name(prog));
+}
+
+/* Pinned links keep programs attached without an agent: unpinning detaches. */
+static void unpin_links(const char *pin_path, struct bpf_object *obj)
+{
+	struct bpf_program *prog;
+
+	bpf_object__for_each_program(prog, obj)
+	{
+		char path[4200];
+
+		link_pin_path(pin_path, prog, path, sizeof(path));
+		if (unlink(path) && errno != ENOENT)
+			log_warn("msg=\"cannot unpin link\" path=%s error=%s", log_q(path),
+				 log_q(strerror(errno)));
+	}
+}
+
+static int lock_pin_dir(struct loader *l, char *err, size_t errlen)
+{
+	int ret;
+
+	if (mkdir(l->pin_path, 0700) && errno != EEXIST) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot create pin path %s: %s", l->pin_path,
+			 strerror(errno));
+		return ret;
+	}
+	l->pin_dir_fd = open(l->pin_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (l->pin_dir_fd < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot open pin path %s: %s", l->pin_path, strerror(errno));
+		return ret;
+	}
+	if (flock(l->pin_dir_fd, LOCK_EX | LOCK_NB)) {
+		snprintf(err, errlen,
+			 "pin path %s is in use by another socklb agent: stop it first, or give "
+			 "this one its own --pin-path",
+			 l->pin_path);
+		close(l->pin_dir_fd);
+		l->pin_dir_fd = -1;
+		return -EBUSY;
+	}
+	return 0;
+}
+
+static struct socklb_bpf *open_object(const char *pin_path, char *err, size_t errlen)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = pin_path);
+	struct socklb_bpf *skel = socklb_bpf__open_opts(&opts);
+
+	if (!skel)
+		snprintf(err, errlen, "cannot open the BPF object: %s", strerror(errno));
+	return skel;
+}
+
+/*
+ * With --persist, maps already pinned by an earlier agent are reused as they
+ * are (libbpf checks that their layout matches), so counts and tracked
+ * connections survive a restart; otherwise a crashed agent's pins are
+ * replaced (the lock says that agent is gone).
+ */
+static int prepare_pins(struct loader *l, char *err, size_t errlen)
+{
+	size_t total, found = count_pinned(l->skel->obj, &total);
+
+	l->adopted = l->persist && found == total;
+	if (l->persist && found && !l->adopted) {
+		snprintf(err, errlen,
+			 "pin path %s holds only part of socklb's maps: remove them with "
+			 "'socklb agent --cleanup --pin-path %s'",
+			 l->pin_path, l->pin_path);
+		return -EEXIST;
+	}
+	if (!l->persist) {
+		unpin_links(l->pin_path, l->skel->obj);
+		unpin_maps(l->skel->obj);
+	}
+	return 0;
+}
+
+/* A pinned link must be attached to the cgroup we were asked for. */
+static int check_link_cgroup(struct loader *l, struct bpf_link *link, char *err, size_t errlen)
+{
+	struct bpf_link_info info;
+	__u32 len = sizeof(info);
+	struct stat st;
+
+	memset(&info, 0, sizeof(info));
+	if (bpf_obj_get_info_by_fd(bpf_link__fd(link), &info, &len) || fstat(l->cgroup_fd, &st))
+		return 0; /* cannot tell: trust the pin */
+	if (info.type == BPF_LINK_TYPE_CGROUP && info.cgroup.cgroup_id != (__u64)st.st_ino) {
+		snprintf(err, errlen,
+			 "the programs pinned in %s are attached to another cgroup: run "
+			 "'socklb agent --cleanup --pin-path %s' first to move them",
+			 l->pin_path, l->pin_path);
+		return -EXDEV;
+	}
+	return 0;
+}
+
+/*
+ * A link pinned by an earlier agent gets the new program swapped in
+ * atomically: connects are never left without a hook during a restart.
+ */
+static struct bpf_link *adopt_link(struct loader *l, struct bpf_program *prog, const char *path,
+				   char *err, size_t errlen)
+{
+	struct bpf_link *link = bpf_link__open(path);
+
+	if (!link) {
+		snprintf(err, errlen, "cannot open pinned link %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	/* Closing our fd of a pinned link leaves it attached, as it was. */
+	if (check_link_cgroup(l, link, err, errlen)) {
+		bpf_link__destroy(link);
+		return NULL;
+	}
+	if (bpf_link__update_program(link, prog)) {
+		snprintf(err, errlen, "cannot replace the program in %s: %s", path,
+			 strerror(errno));
+		bpf_link__destroy(link);
+		return NULL;
+	}
+	return link;
+}
+
+static struct bpf_link *attach_one(struct loader *l, struct bpf_program *prog, char *err,
+				   size_t errlen)
+{
+	struct bpf_link *link;
+	char path[4200];
+
+	link_pin_path(l->pin_path, prog, path, sizeof(path));
+	if (l->persist && access(path, F_OK) == 0)
+		return adopt_link(l, prog, path, err, errlen);
+	link = bpf_program__attach_cgroup(prog, l->cgroup_fd);
+	if (!link) {
+		snprintf(err, errlen, "cannot attach %s to the cgroup: %s", bpf_program__name(prog),
+			 strerror(errno));
+		return NULL;
+	}
+	if (l->persist && bpf_link__pin(link, path)) {
+		snprintf(err, errlen, "cannot pin link %s: %s", path, strerror(errno));
+		bpf_link__destroy(link);
+		return NULL;
+	}
+	return link;
+}
+
+static int attach_all(struct loader *l, char *err, size_t errlen)
+{
+	struct bpf_program *progs[] = {
+	    l->skel->progs.socklb_sockops,	l->skel->progs.socklb_connect4,
+	    l->skel->progs.socklb_connect6,	l->skel->progs.socklb_getpeername4,
+	    l->skel->progs.socklb_getpeername6,
+	};
+
+	/* sockops first, so that no balanced connection goes uncounted. */
+	for (size_t i = 0; i < ARRAY_SIZE(progs); i++) {
+		struct bpf_link *link = attach_one(l, progs[i], err, errlen);
+
+		if (!link)
+			return -errno ? -errno : -EINVAL;
+		l->links[l->n_links++] = link;
+	}
+	return 0;
+}
+
+static int load(struct loader *l, const struct loader_opts *o, char *err, size_t errlen)
+{
+	int ret;
+
+	l->skel = open_object(l->pin_path, err, errlen);
+	if (!l->skel)
+		return -errno;
+	l->skel->rodata->socklb_cfg = o->cfg;
+	lb_maps_set_sizes(l->skel->obj, &o->sizes);
+	ret = prepare_pins(l, err, errlen);
+	if (ret)
+		return ret;
+	ret = socklb_bpf__load(l->skel);
+	if (ret && l->adopted) {
+		snprintf(err, errlen,
+			 "the maps pinned in %s do not fit this agent (another socklb version, or "
+			 "other --max-* sizes): keep the sizes, or start over with 'socklb agent "
+			 "--cleanup --pin-path %s' (this ends socklb's tracking of open "
+			 "connections)",
+			 l->pin_path, l->pin_path);
+		return ret;
+	}
+	if (ret) {
+		snprintf(err, errlen,
+			 "the kernel refused socklb's BPF programs: %s (run with --verbose for "
+			 "the verifier log)",
+			 strerror(-ret));
+		return ret;
+	}
+	l->loaded = true;
+	l->maps.obj = l->skel;
+	return 0;
+}
+
+int loader_start(struct loader *l, const struct loader_opts *o, char *err, size_t errlen)
+{
+	int ret;
+
+	memset(l, 0, sizeof(*l));
+	l->cgroup_fd = -1;
+	l->pin_dir_fd = -1;
+	snprintf(l->pin_path, sizeof(l->pin_path), "%s", o->pin_path);
+	l->persist = o->persist;
+	l->opts = *o;
+	l->opts.pin_path = l->pin_path;
+	l->cgroup_fd = open(o->cgroup_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (l->cgroup_fd < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot open cgroup %s: %s", o->cgroup_path, strerror(errno));
+		return ret;
+	}
+	ret = lock_pin_dir(l, err, errlen);
+	if (!ret)
+		ret = load(l, o, err, errlen);
+	if (!ret)
+		ret = attach_all(l, err, errlen);
+	if (ret)
+		loader_stop(l);
+	return ret;
+}
+
+void loader_stop(struct loader *l)
+{
+	/* Closing a pinned link leaves it attached; closing another detaches. */
+	for (size_t i = 0; i < l->n_links; i++)
+		bpf_link__destroy(l->links[i]);
+	l->n_links = 0;
+	if (l->loaded && !l->persist)
+		unpin_maps(l->skel->obj);
+	l->loaded = false;
+	socklb_bpf__destroy(l->skel);
+	l->skel = NULL;
+	l->maps.obj = NULL;
+	if (l->pin_dir_fd >= 0) {
+		/* Only an empty directory goes: anything else there is not ours. */
+		if (rmdir(l->pin_path) && errno != ENOTEMPTY && errno != ENOENT)
+			log_warn("msg=\"cannot remove pin path\" path=%s error=%s",
+				 log_q(l->pin_path), log_q(strerror(errno)));
+		close(l->pin_dir_fd);
+		l->pin_dir_fd = -1;
+	}
+	if (l->cgroup_fd >= 0)
+		close(l->cgroup_fd);
+	l->cgroup_fd = -1;
+}
+
+struct rebalance_bpf *loader_load_rebalance(const struct loader *l, char *err, size_t errlen)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = l->pin_path);
+	struct rebalance_bpf *skel = rebalance_bpf__open_opts(&opts);
+	int ret;
+
+	if (!skel) {
+		snprintf(err, errlen, "cannot open the rebalance BPF object: %s", strerror(errno));
+		return NULL;
+	}
+	skel->rodata->socklb_cfg = l->opts.cfg;
+	/* Sized as the data path's, so that its pinned maps are the ones reused. */
+	lb_maps_set_sizes(skel->obj, &l->opts.sizes);
+	ret = rebalance_bpf__load(skel);
+	if (ret) {
+		snprintf(err, errlen,
+			 "the kernel refused the rebalancing iterator (bpf_sock_destroy needs "
+			 "Linux 6.5 or newer): %s",
+			 strerror(-ret));
+		rebalance_bpf__destroy(skel);
+		errno = -ret;
+		return NULL;
+	}
+	if (!skel->kconfig->CONFIG_HZ)
+		log_warn("msg=\"kernel CONFIG_HZ not found in /boot or /proc/config.gz, assuming "
+			 "250\" effect=\"idle times may be off\"");
+	return skel;
+}
+
+int loader_cleanup(const char *pin_path, char *err, size_t errlen)
+{
+	struct loader l;
+	int ret;
+
+	memset(&l, 0, sizeof(l));
+	l.cgroup_fd = -1;
+	snprintf(l.pin_path, sizeof(l.pin_path), "%s", pin_path);
+	if (access(pin_path, F_OK)) {
+		log_info("msg=\"nothing to clean up\" pin_path=%s", log_q(pin_path));
+		return 0;
+	}
+	ret = lock_pin_dir(&l, err, errlen);
+	if (ret)
+		return ret;
+	l.skel = open_object(pin_path, err, errlen);
+	if (!l.skel) {
+		ret = -errno;
+		close(l.pin_dir_fd);
+		return ret;
+	}
+	unpin_links(pin_path, l.skel->obj);
+	unpin_maps(l.skel->obj);
+	log_info("msg=\"cleaned up: programs detached, maps unpinned\" pin_path=%s",
+		 log_q(pin_path));
+	loader_stop(&l);
+	return 0;
+}

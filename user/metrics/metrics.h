@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Prometheus metrics: the text exposition format on /metrics, and /healthz
+ * for the DaemonSet's probes, served by libmicrohttpd from inside the agent's
+ * event loop (no thread: the handlers read the agent's state directly).
+ */
+#ifndef SOCKLB_METRICS_H
+#define SOCKLB_METRICS_H
+
+#include <stdio.h>
+#include "model/service_table.h"
+#include "agent/agent_sources.h"
+#include "lib/event_loop.h"
+#include "datapath/maps.h"
+
+struct metrics_ctx {
+	const struct service_table *table;
+	const struct lb_maps *maps;
+	const struct agent_sources *sources; /* may be NULL */
+};
+
+/* Writes every metric in the text exposition format (version 0.0.4). */
+void metrics_render(FILE *out, const struct metrics_ctx *ctx);
+
+struct metrics_server;
+
+/* addr: ":PORT" (all addresses), "IP:PORT" or "[IPV6]:PORT". NULL on error. */
+struct metrics_server *metrics_start(struct event_loop *loop, const char *addr,
+				     const struct metrics_ctx *ctx, char *err, size_t errlen);
+void metrics_stop(struct metrics_server *m);
+
+#endif

@@ -1,0 +1,133 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* The metrics themselves, read from the maps and the agent's state. */
+#include "metrics/metrics.h"
+#include "lib/clock.h"
+#include "lib/util.h"
+
+struct counter_def {
+	const char *name;
+	const char *type;
+	const char *help;
+};
+
+static const struct counter_def backend_metrics[] = {
+    {"socklb_backend_live_connections", "gauge", "Established balanced connections."},
+    {"socklb_backend_connecting", "gauge", "Balanced connections with SYN sent."},
+    {"socklb_backend_connects_total", "counter", "connect() calls sent to the backend."},
+    {"socklb_backend_connect_failures_total", "counter",
+     "Balanced connections closed before they were established."},
+    {"socklb_backend_closes_total", "counter", "Established connections that closed."},
+    {"socklb_backend_ended_total", "counter",
+     "Connections socklb ended to rebalance: mode=graceful (idle) or forced."},
+};
+
+static __u64 backend_value(const struct socklb_backend_stats *st, size_t metric, int variant)
+{
+	const __u64 values[] = {st->live, st->connecting, st->connects, st->connect_failures,
+				st->closes};
+
+	if (metric < 5)
+		return values[metric];
+	return variant ? st->ended_forced : st->ended_graceful;
+}
+
+static void header(FILE *out, const struct counter_def *d)
+{
+	fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", d->name, d->help, d->name, d->type);
+}
+
+static void render_backends(FILE *out, const struct metrics_ctx *ctx)
+{
+	char vip[ENDPOINT_STR_LEN], be[ENDPOINT_STR_LEN];
+
+	for (size_t m = 0; m < ARRAY_SIZE(backend_metrics); m++) {
+		header(out, &backend_metrics[m]);
+		for (size_t i = 0; i < ctx->table->n; i++) {
+			const struct agent_service *svc = &ctx->table->items[i];
+
+			endpoint_str(&svc->vip, vip, sizeof(vip));
+			for (size_t j = 0; j < svc->backends.n; j++) {
+				struct socklb_backend_stats st = {0};
+
+				lb_maps_read_stats(ctx->maps, svc->backends.items[j].id, &st);
+				endpoint_str(&svc->backends.items[j].ep, be, sizeof(be));
+				if (m < 5) {
+					fprintf(out, "%s{service=\"%s\",backend=\"%s\"} %llu\n",
+						backend_metrics[m].name, vip, be,
+						(unsigned long long)backend_value(&st, m, 0));
+					continue;
+				}
+				for (int mode = 0; mode < 2; mode++)
+					fprintf(
+					    out,
+					    "%s{service=\"%s\",backend=\"%s\",mode=\"%s\"} %llu\n",
+					    backend_metrics[m].name, vip, be,
+					    mode ? "forced" : "graceful",
+					    (unsigned long long)backend_value(&st, m, mode));
+			}
+		}
+	}
+}
+
+static void render_ended_by_reason(FILE *out, const struct metrics_ctx *ctx)
+{
+	static const char *const reasons[SOCKLB_END_REASONS] = {"removed", "imbalance", "max_age"};
+	static const struct counter_def def = {
+	    "socklb_ended_total", "counter",
+	    "Connections ended by socklb, by reason and mode (graceful: idle; forced)."};
+
+	header(out, &def);
+	for (__u32 r = 0; r < SOCKLB_END_REASONS; r++) {
+		struct socklb_end_stats es = {0};
+
+		lb_maps_read_end_stats(ctx->maps, r, &es);
+		fprintf(out, "%s{reason=\"%s\",mode=\"graceful\"} %llu\n", def.name, reasons[r],
+			(unsigned long long)es.graceful);
+		fprintf(out, "%s{reason=\"%s\",mode=\"forced\"} %llu\n", def.name, reasons[r],
+			(unsigned long long)es.forced);
+	}
+}
+
+static void render_sources(FILE *out, const struct metrics_ctx *ctx)
+{
+	char vip[ENDPOINT_STR_LEN];
+	double now = wall_now();
+
+	fprintf(out, "# HELP socklb_service_backends Backends in the service's active set.\n"
+		     "# TYPE socklb_service_backends gauge\n");
+	for (size_t i = 0; i < ctx->table->n; i++)
+		fprintf(out, "socklb_service_backends{service=\"%s\"} %zu\n",
+			endpoint_str(&ctx->table->items[i].vip, vip, sizeof(vip)),
+			ctx->table->items[i].backends.n);
+	if (!ctx->sources)
+		return;
+	fprintf(out, "# HELP socklb_source_info The service's endpoint source and its state.\n"
+		     "# TYPE socklb_source_info gauge\n"
+		     "# HELP socklb_source_refreshes_total Answers the source got.\n"
+		     "# TYPE socklb_source_refreshes_total counter\n"
+		     "# HELP socklb_source_errors_total Failed refreshes of the source.\n"
+		     "# TYPE socklb_source_errors_total counter\n"
+		     "# HELP socklb_source_last_update_age_seconds Seconds since the source's "
+		     "last answer (-1: never).\n"
+		     "# TYPE socklb_source_last_update_age_seconds gauge\n");
+	for (size_t i = 0; i < ctx->table->n; i++) {
+		struct state_service s =
+		    agent_sources_describe(ctx->sources, &ctx->table->items[i]);
+
+		endpoint_str(&s.vip, vip, sizeof(vip));
+		fprintf(out, "socklb_source_info{service=\"%s\",kind=\"%s\",state=\"%s\"} 1\n", vip,
+			s.kind, s.state);
+		fprintf(out, "socklb_source_refreshes_total{service=\"%s\"} %llu\n", vip,
+			s.refreshes);
+		fprintf(out, "socklb_source_errors_total{service=\"%s\"} %llu\n", vip, s.errors);
+		fprintf(out, "socklb_source_last_update_age_seconds{service=\"%s\"} %.3f\n", vip,
+			s.last_refresh > 0 ? now - s.last_refresh : -1.0);
+	}
+}
+
+void metrics_render(FILE *out, const struct metrics_ctx *ctx)
+{
+	render_backends(out, ctx);
+	render_ended_by_reason(out, ctx);
+	render_sources(out, ctx);
+}

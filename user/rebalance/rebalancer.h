@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Moves balanced connections: ends those on removed backends at once, the
+ * excess on overloaded backends idle-first, and (optionally) those older
+ * than a max age.  The agent decides how many per backend (end_budgets
+ * map); the iter/tcp program in rebalance.bpf.c picks idle ones and ends
+ * them, run inside every network namespace that holds such connections.
+ */
+#ifndef SOCKLB_REBALANCER_H
+#define SOCKLB_REBALANCER_H
+
+#include <stdbool.h>
+#include "lib/event_loop.h"
+#include "model/service_table.h"
+#include "rebalance/netns_iter.h"
+
+struct loader;
+
+struct rebalancer_opts {
+	bool enabled;
+	__u64 interval_ms;	 /* how often budgets are planned and spent */
+	__u64 window_ms;	 /* an imbalance is worked off over about this long */
+	__u64 quiet_ms;		 /* no data either way for this long: idle */
+	__u64 drain_deadline_ms; /* then end it even if busy */
+	__u64 removal_grace_ms;	 /* a removed backend's busy connections: this long */
+	__u64 max_age_ms;	 /* 0: off */
+	__u64 pending_ttl_ms;	 /* forget ended connections not back by then */
+	__u32 threshold;	 /* connections above the fair share tolerated */
+	__u32 max_backends;	 /* set by rebalancer_start from the maps' size */
+};
+
+struct backend_memory; /* per backend id: counters seen last tick, deadlines */
+
+struct rebalancer {
+	struct rebalancer_opts opts;
+	struct rebalance_bpf *skel;
+	struct bpf_link *iter_link;
+	struct netns_runner netns;
+	const struct lb_maps *maps;
+	struct service_table *table;
+	struct event_loop *loop;
+	struct backend_memory *mem; /* max_backends + 1 entries */
+	__u64 *pending;		    /* per service id: ended, not yet reconnected */
+	__u64 *pending_since_ms;
+	__u32 *budget_ids; /* ids given a budget last tick */
+	size_t n_budget_ids;
+	__u32 max_services;
+	struct loop_timer tick_timer;
+	struct loop_timer kick_timer;
+	const volatile __u64 *activity;	       /* the data path's event count */
+	struct socklb_backend_stats *snapshot; /* this tick's counters, by backend id */
+	__u32 *snapshot_keys;
+	__u32 *plan_ids; /* this tick's budgets, before they replace budget_ids */
+	__u32 n_snapshot;
+	size_t visit_start; /* rotates the order namespaces are visited in */
+	__u64 last_activity;
+	bool dirty; /* the service table changed since the last plan */
+};
+
+/*
+ * Loads the iterator on the loader's maps and starts the tick.  Returns 0,
+ * or -errno with err set (the agent then runs without rebalancing).
+ */
+int rebalancer_start(struct rebalancer *r, const struct rebalancer_opts *opts,
+		     const struct loader *loader, struct service_table *table,
+		     struct event_loop *loop, char *err, size_t errlen);
+/* Plans and acts now rather than at the next tick (after a backend change). */
+void rebalancer_kick(struct rebalancer *r);
+void rebalancer_stop(struct rebalancer *r);
+
+#endif
