@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-#include "sources/k8s/k8s_api.h"
-#include "sources/k8s/k8s_stream.h"
+/*
+ * The API client's half that drives libcurl: one multi handle in the agent's
+ * loop, and handing each request's news to its owner outside libcurl.
+ */
+#include "sources/k8s/k8s_api_impl.h"
 #include "lib/log.h"
 
 #include <curl/curl.h>
@@ -11,55 +14,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#ifndef SOCKLB_VERSION
-#define SOCKLB_VERSION "dev"
-#endif
-
-#define K8S_MAX_BODY (64u << 20)      /* a list answer */
-#define K8S_MAX_ERROR_BODY (1u << 20) /* a Status answer to a watch */
-#define K8S_MAX_TOKEN (64u << 10)
-#define K8S_CONNECT_TIMEOUT_MS 10000
-#define K8S_REQUEST_TIMEOUT_MS 30000 /* a list or GET, from start to end */
-
-struct k8s_request {
-	struct k8s_api *api;
-	CURL *easy;
-	struct curl_slist *headers;
-	const struct k8s_request_ops *ops;
-	void *arg;
-	bool stream;
-	bool in_multi;
-	bool done;
-	bool cancelled;
-	bool queued;
-	bool open_pending;
-	bool too_large;
-	long status;
-	CURLcode result;
-	struct k8s_line_buf lines; /* stream answered 200 */
-	char *body;		   /* everything else */
-	size_t body_len, body_cap;
-	char errbuf[CURL_ERROR_SIZE];
-	struct k8s_request *prev, *next; /* every request of the api */
-	struct k8s_request *queue_next;	 /* news to hand out */
-};
-
-struct k8s_api {
-	struct event_loop *loop;
-	struct k8s_api_config cfg;
-	CURLM *multi;
-	struct loop_timer timer; /* libcurl's next timeout */
-	struct k8s_request *requests;
-	struct k8s_request *queue_head, *queue_tail;
-	struct k8s_request *delivering; /* its callbacks are running */
-	bool processing;
-};
-
 static bool curl_ready;
 
 /* ------------------------------------------------------------- the queue */
 
-static void queue_request(struct k8s_request *r)
+void k8s_api_queue(struct k8s_request *r)
 {
 	struct k8s_api *api = r->api;
 
@@ -117,66 +76,6 @@ static void free_request(struct k8s_request *r)
 }
 
 /* -------------------------------------------------------- curl callbacks */
-
-static int append_body(struct k8s_request *r, const char *data, size_t n, size_t max)
-{
-	if (r->body_len + n > max)
-		return -E2BIG;
-	if (r->body_len + n + 1 > r->body_cap) {
-		size_t cap = r->body_cap ? r->body_cap : 8192;
-		char *grown;
-
-		while (cap < r->body_len + n + 1)
-			cap *= 2;
-		grown = realloc(r->body, cap);
-		if (!grown)
-			return -ENOMEM;
-		r->body = grown;
-		r->body_cap = cap;
-	}
-	memcpy(r->body + r->body_len, data, n);
-	r->body_len += n;
-	r->body[r->body_len] = '\0';
-	return 0;
-}
-
-static size_t on_write(char *data, size_t size, size_t nmemb, void *userp)
-{
-	struct k8s_request *r = userp;
-	size_t n = size * nmemb;
-	int failed;
-
-	if (!r->status)
-		curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &r->status);
-	if (r->stream && r->status == 200)
-		failed = k8s_line_buf_append(&r->lines, data, n);
-	else
-		failed = append_body(r, data, n, r->stream ? K8S_MAX_ERROR_BODY : K8S_MAX_BODY);
-	if (failed) {
-		r->too_large = true;
-		return 0; /* ends the transfer with CURLE_WRITE_ERROR */
-	}
-	queue_request(r);
-	return n;
-}
-
-/* The blank line after the headers: the answer's status is known. */
-static size_t on_header(char *data, size_t size, size_t nmemb, void *userp)
-{
-	struct k8s_request *r = userp;
-	size_t n = size * nmemb;
-	long code = 0;
-
-	if (n <= 2 && n > 0 && (data[0] == '\r' || data[0] == '\n')) {
-		curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &code);
-		if (code >= 200) {
-			r->status = code;
-			r->open_pending = true;
-			queue_request(r);
-		}
-	}
-	return n;
-}
 
 static void on_timer(void *arg);
 static void on_fd(void *arg, int fd, uint32_t events);
@@ -304,7 +203,7 @@ static void process(struct k8s_api *api)
 		curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &r->status);
 		curl_multi_remove_handle(api->multi, easy);
 		r->in_multi = false;
-		queue_request(r);
+		k8s_api_queue(r);
 	}
 	while ((r = api->queue_head)) {
 		unqueue_request(r);
@@ -388,91 +287,6 @@ const struct k8s_api_config *k8s_api_config(const struct k8s_api *api)
 	return &api->cfg;
 }
 
-static int add_auth(struct k8s_request *r, char *err, size_t errlen)
-{
-	const char *path = r->api->cfg.token_file;
-	char *token, *header;
-	struct curl_slist *l;
-
-	if (!path[0])
-		return 0;
-	token = malloc(K8S_MAX_TOKEN);
-	if (!token) {
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
-	if (k8s_read_small_file(path, token, K8S_MAX_TOKEN)) {
-		snprintf(err, errlen, "cannot read token file %s: %s", path, strerror(errno));
-		free(token);
-		return -EINVAL;
-	}
-	if (!token[0]) {
-		snprintf(err, errlen, "token file %s is empty", path);
-		free(token);
-		return -EINVAL;
-	}
-	if (asprintf(&header, "Authorization: Bearer %s", token) < 0)
-		header = NULL;
-	/* The token is a secret: do not leave copies around. */
-	explicit_bzero(token, K8S_MAX_TOKEN);
-	free(token);
-	if (!header) {
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
-	l = curl_slist_append(r->headers, header);
-	explicit_bzero(header, strlen(header));
-	free(header);
-	if (!l) {
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
-	r->headers = l;
-	return 0;
-}
-
-static int setup_easy(struct k8s_request *r, const char *path, char *err, size_t errlen)
-{
-	const struct k8s_api_config *cfg = &r->api->cfg;
-	CURL *e = r->easy;
-	struct curl_slist *l;
-	char url[4096];
-
-	snprintf(url, sizeof(url), "%s%s", cfg->server, path);
-	l = curl_slist_append(NULL, "Accept: application/json");
-	if (!l) {
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
-	r->headers = l;
-	if (add_auth(r, err, errlen))
-		return -EINVAL;
-	curl_easy_setopt(e, CURLOPT_URL, url);
-	curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
-	curl_easy_setopt(e, CURLOPT_USERAGENT, "socklb/" SOCKLB_VERSION);
-	curl_easy_setopt(e, CURLOPT_PRIVATE, r);
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
-	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
-	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "https,http");
-	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
-	if (cfg->ca_file[0])
-		curl_easy_setopt(e, CURLOPT_CAINFO, cfg->ca_file);
-	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)K8S_CONNECT_TIMEOUT_MS);
-	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-	curl_easy_setopt(e, CURLOPT_TCP_KEEPIDLE, 30L);
-	curl_easy_setopt(e, CURLOPT_TCP_KEEPINTVL, 10L);
-	curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
-	/* A watch runs until the server ends it; the watcher notices a stall itself. */
-	if (!r->stream)
-		curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)K8S_REQUEST_TIMEOUT_MS);
-	return 0;
-}
-
 struct k8s_request *k8s_request_start(struct k8s_api *api, const char *path, bool stream,
 				      const struct k8s_request_ops *ops, void *arg, char *err,
 				      size_t errlen)
@@ -492,7 +306,7 @@ struct k8s_request *k8s_request_start(struct k8s_api *api, const char *path, boo
 	if (api->requests)
 		api->requests->prev = r;
 	api->requests = r;
-	if (setup_easy(r, path, err, errlen)) {
+	if (k8s_request_setup(r, path, err, errlen)) {
 		free_request(r);
 		return NULL;
 	}
@@ -519,23 +333,4 @@ void k8s_request_cancel(struct k8s_request *r)
 		return;
 	}
 	free_request(r);
-}
-
-void k8s_url_escape(char *buf, size_t len, size_t *used, const char *s)
-{
-	static const char hex[] = "0123456789ABCDEF";
-
-	for (; *s && *used + 4 < len; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		    c == '-' || c == '.' || c == '_' || c == '~') {
-			buf[(*used)++] = (char)c;
-		} else {
-			buf[(*used)++] = '%';
-			buf[(*used)++] = hex[c >> 4];
-			buf[(*used)++] = hex[c & 15];
-		}
-	}
-	buf[*used] = '\0';
 }
