@@ -19,5 +19,6 @@ Suite *source_k8s_suite(void);
 Suite *state_file_suite(void);
 Suite *event_loop_suite(void);
 Suite *log_suite(void);
+Suite *array_suite(void);
 
 #endif

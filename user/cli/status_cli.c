@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* "socklb status": services, backends and counters, read from the pinned maps. */
 #include "cli/cli.h"
+#include "lib/array.h"
 #include "cli/status_sources.h"
 #include "datapath/maps.h"
 #include "model/endpoint.h"
@@ -106,15 +107,8 @@ static int add_row(void *arg, const struct socklb_service_key *key,
 	struct service_rows *all = arg;
 	struct service_row row = {.vip = endpoint_from_service_key(key), .svc = *svc};
 
-	if (all->n == all->cap) {
-		size_t cap = all->cap ? 2 * all->cap : 16;
-		struct service_row *grown = realloc(all->rows, cap * sizeof(*grown));
-
-		if (!grown)
-			return -ENOMEM;
-		all->rows = grown;
-		all->cap = cap;
-	}
+	if (ARRAY_RESERVE(all->rows, all->cap, all->n))
+		return -ENOMEM;
 	all->rows[all->n++] = row;
 	return read_backends(all->maps, &all->rows[all->n - 1]);
 }

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include "lib/event_loop.h"
+#include "lib/array.h"
 #include "lib/clock.h"
 
 #include <errno.h>
@@ -176,15 +177,8 @@ int loop_timer_arm(struct event_loop *loop, struct loop_timer *t, uint64_t delay
 {
 	if (t->heap_slot)
 		heap_remove(loop, t);
-	if (loop->n_timers == loop->cap_timers) {
-		size_t cap = loop->cap_timers ? 2 * loop->cap_timers : 16;
-		struct loop_timer **grown = realloc(loop->heap, cap * sizeof(*grown));
-
-		if (!grown)
-			return -ENOMEM;
-		loop->heap = grown;
-		loop->cap_timers = cap;
-	}
+	if (ARRAY_RESERVE(loop->heap, loop->cap_timers, loop->n_timers))
+		return -ENOMEM;
 	t->due_ms = mono_now_ms() + delay_ms;
 	t->cb = cb;
 	t->arg = arg;

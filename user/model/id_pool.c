@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include "model/id_pool.h"
+#include "lib/array.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -26,15 +27,8 @@ int id_pool_release(struct id_pool *pool, __u32 id)
 {
 	if (id == 0 || id >= pool->limit)
 		return 0;
-	if (pool->n_released == pool->cap_released) {
-		size_t cap = pool->cap_released ? 2 * pool->cap_released : 64;
-		__u32 *grown = realloc(pool->released, cap * sizeof(*grown));
-
-		if (!grown)
-			return -ENOMEM;
-		pool->released = grown;
-		pool->cap_released = cap;
-	}
+	if (ARRAY_RESERVE(pool->released, pool->cap_released, pool->n_released))
+		return -ENOMEM;
 	pool->released[pool->n_released++] = id;
 	return 0;
 }

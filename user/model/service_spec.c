@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include "model/service_spec.h"
+#include "lib/array.h"
 #include "sources/source.h"
 #include "lib/util.h"
 
@@ -140,16 +141,9 @@ int service_spec_list_add(struct service_spec_list *list, struct service_spec *s
 			return -EINVAL;
 		}
 	}
-	if (list->n == list->cap) {
-		size_t cap = list->cap ? 2 * list->cap : 16;
-		struct service_spec *grown = realloc(list->items, cap * sizeof(*grown));
-
-		if (!grown) {
-			snprintf(err, errlen, "out of memory");
-			return -ENOMEM;
-		}
-		list->items = grown;
-		list->cap = cap;
+	if (ARRAY_RESERVE(list->items, list->cap, list->n)) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
 	}
 	if (service_spec_has_vip(spec) && vip_index_put(&list->by_vip, &spec->vip, list->n)) {
 		snprintf(err, errlen, "out of memory");

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include "model/service_table.h"
+#include "lib/array.h"
 #include "model/service_table_impl.h"
 #include "lib/log.h"
 
@@ -31,15 +32,8 @@ struct agent_service *service_table_add_with_id(struct service_table *t,
 	char vip[ENDPOINT_STR_LEN];
 	struct agent_service *svc;
 
-	if (t->n == t->cap) {
-		size_t cap = t->cap ? 2 * t->cap : 16;
-		struct agent_service *grown = realloc(t->items, cap * sizeof(*grown));
-
-		if (!grown)
-			return NULL;
-		t->items = grown;
-		t->cap = cap;
-	}
+	if (ARRAY_RESERVE(t->items, t->cap, t->n))
+		return NULL;
 	if (!id)
 		id = id_pool_alloc(&t->service_ids);
 	if (!id) {
@@ -61,15 +55,8 @@ static struct agent_service *add_service(struct service_table *t, const struct s
 
 int service_table_retire_backend(struct service_table *t, __u32 id)
 {
-	if (t->n_retired == t->cap_retired) {
-		size_t cap = t->cap_retired ? 2 * t->cap_retired : 64;
-		__u32 *grown = realloc(t->retired, cap * sizeof(*grown));
-
-		if (!grown)
-			return -ENOMEM;
-		t->retired = grown;
-		t->cap_retired = cap;
-	}
+	if (ARRAY_RESERVE(t->retired, t->cap_retired, t->n_retired))
+		return -ENOMEM;
 	t->retired[t->n_retired++] = id;
 	return 0;
 }

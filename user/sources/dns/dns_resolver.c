@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include "sources/dns/dns_resolver.h"
+#include "lib/array.h"
 #include "model/endpoint.h"
 #include "lib/log.h"
 
@@ -84,15 +85,8 @@ static int watch_socket(struct dns_resolver *r, int fd, uint32_t events)
 {
 	struct loop_watch *w;
 
-	if (r->n_sockets == r->cap_sockets) {
-		size_t cap = r->cap_sockets ? 2 * r->cap_sockets : 4;
-		struct dns_socket *grown = realloc(r->sockets, cap * sizeof(*grown));
-
-		if (!grown)
-			return -ENOMEM;
-		r->sockets = grown;
-		r->cap_sockets = cap;
-	}
+	if (ARRAY_RESERVE(r->sockets, r->cap_sockets, r->n_sockets))
+		return -ENOMEM;
 	w = loop_watch(r->loop, fd, events, on_fd, r);
 	if (!w)
 		return -errno;

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include "sources/dns/source_dns.h"
+#include "lib/array.h"
 #include "sources/dns/dns_resolver.h"
 #include "lib/clock.h"
 #include "lib/log.h"
@@ -184,16 +185,7 @@ static void start_watch(struct dns_source *s, const struct service_spec *spec)
 	struct dns_watch *w = calloc(1, sizeof(*w));
 	char vip[ENDPOINT_STR_LEN];
 
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? 2 * s->cap : 16;
-		struct dns_watch **grown = realloc(s->watches, cap * sizeof(*grown));
-
-		if (grown) {
-			s->watches = grown;
-			s->cap = cap;
-		}
-	}
-	if (!w || s->n == s->cap || !(w->name = strdup(spec->dns_name))) {
+	if (!w || ARRAY_RESERVE(s->watches, s->cap, s->n) || !(w->name = strdup(spec->dns_name))) {
 		log_error("msg=\"out of memory: dns: service not watched\" service=%s",
 			  endpoint_str(&spec->vip, vip, sizeof(vip)));
 		free(w);

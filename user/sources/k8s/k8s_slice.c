@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* EndpointSlices (discovery.k8s.io/v1): the ready backends of a Service. */
 #include "sources/k8s/k8s_json.h"
+#include "lib/array.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -132,15 +133,8 @@ int k8s_slice_set_put(struct k8s_slice_set *set, struct k8s_slice *slice)
 		memset(slice, 0, sizeof(*slice));
 		return 0;
 	}
-	if (set->n == set->cap) {
-		size_t cap = set->cap ? 2 * set->cap : 4;
-		struct k8s_slice *grown = realloc(set->items, cap * sizeof(*grown));
-
-		if (!grown)
-			return -ENOMEM;
-		set->items = grown;
-		set->cap = cap;
-	}
+	if (ARRAY_RESERVE(set->items, set->cap, set->n))
+		return -ENOMEM;
 	set->items[set->n++] = *slice;
 	memset(slice, 0, sizeof(*slice));
 	return 0;

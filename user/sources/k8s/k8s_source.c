@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include "sources/k8s/k8s_source.h"
+#include "lib/array.h"
 #include "sources/k8s/k8s_source_impl.h"
 #include "lib/clock.h"
 #include "lib/log.h"
@@ -39,15 +40,8 @@ void k8s_source_notify(struct k8s_source *s)
 
 int k8s_source_add_target(struct k8s_source *s, struct k8s_target *t)
 {
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? 2 * s->cap : 16;
-		struct k8s_target **grown = realloc(s->targets, cap * sizeof(*grown));
-
-		if (!grown)
-			return -ENOMEM;
-		s->targets = grown;
-		s->cap = cap;
-	}
+	if (ARRAY_RESERVE(s->targets, s->cap, s->n))
+		return -ENOMEM;
 	s->targets[s->n++] = t;
 	return 0;
 }
