@@ -1,9 +1,13 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * Ends balanced connections that the agent wants moved, with the
- * bpf_sock_destroy kfunc (kernel >= 6.5, iterators only).  An iterator sees
- * the sockets of the network namespace it is created in, so the agent runs
- * this one inside every namespace that holds balanced connections.
+ * Ends balanced connections that the agent wants moved.
+ *
+ * socklb_find_work walks socklb's socket-local storage (every balanced
+ * connection of the node, whatever its namespace) and reports the network
+ * namespaces that hold a connection to end, with a process to enter each.
+ * socklb_end_connections then runs inside each such namespace (an iterator
+ * sees the sockets of the namespace it is created in) and ends them with
+ * the bpf_sock_destroy kfunc (kernel >= 6.5, iterators only).
  *
  * A connection is ended gracefully only while it looks idle: a gRPC call in
  * flight on a destroyed socket fails with UNAVAILABLE, while an idle
@@ -15,6 +19,7 @@
 
 #include "lib/config.h"
 #include "lib/counters.h"
+#include "lib/end_policy.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -24,8 +29,8 @@ int bpf_sock_destroy(struct sock_common *sk) __ksym;
 
 /*
  * Idle: nothing sent and unacknowledged, nothing unread, no data either way
- * for the idle quiet time, and the last data received came after the last data sent
- * (so no request is waiting for its response).
+ * for the idle quiet time, and the last data received came after the last
+ * data sent (so no request is waiting for its response).
  */
 static __always_inline bool tcp_idle(struct tcp_sock *tp)
 {
@@ -41,29 +46,19 @@ static __always_inline bool tcp_idle(struct tcp_sock *tp)
 	return (__s32)(last_recv - last_sent) >= 0;
 }
 
-/* Max age with +-10% jitter per connection, from its cookie, as gRPC's MaxConnectionAge. */
-static __always_inline __u64 age_limit_ns(__u64 cookie)
-{
-	__u64 max_age_ns = socklb_cfg.max_age_ns;
-	__u64 spread = max_age_ns / 5; /* 20% wide: -10% .. +10% */
-	__u64 hash = cookie * 0x9E3779B97F4A7C15ULL;
-
-	return max_age_ns - max_age_ns / 10 + (spread ? (hash >> 32) % spread : 0);
-}
-
 /* Ends the socket if idle or due; returns true if it was ended. */
-static __always_inline bool try_end(struct sock_common *skc, struct tcp_sock *tp, __u32 reason,
-				    __u32 backend_id, __u64 force_after_ns)
+static __always_inline bool try_end(struct sock_common *skc, struct tcp_sock *tp,
+				    const struct socklb_sock *s, const struct end_wish *w)
 {
 	bool idle = tcp_idle(tp);
 
-	if (!idle && bpf_ktime_get_ns() < force_after_ns) {
-		count_busy(reason);
+	if (!idle && bpf_ktime_get_ns() < w->force_after_ns) {
+		count_busy(w->reason);
 		return false;
 	}
 	if (bpf_sock_destroy(skc))
 		return false;
-	count_end(reason, backend_id, !idle);
+	count_end(w->reason, s->backend_id, !idle);
 	return true;
 }
 
@@ -71,31 +66,35 @@ SEC("iter/tcp")
 int socklb_end_connections(struct bpf_iter__tcp *ctx)
 {
 	struct sock_common *skc = ctx->sk_common;
-	struct socklb_end_budget *budget;
-	struct socklb_socket *s;
+	struct end_wish wish;
+	struct socklb_sock *s;
 	struct tcp_sock *tp;
-	__u64 cookie, age;
-	__u32 id;
 
 	if (!skc || skc->skc_state != TCP_ESTABLISHED)
 		return 0;
-	cookie = bpf_get_socket_cookie(skc);
-	s = bpf_map_lookup_elem(&sockets, &cookie);
 	tp = bpf_skc_to_tcp_sock(skc);
-	if (!s || !tp || s->state != SOCKLB_SOCK_ESTABLISHED)
+	if (!tp)
 		return 0;
-	id = s->backend_id;
-	budget = bpf_map_lookup_elem(&end_budgets, &id);
-	if (budget && budget->budget > 0) {
-		if (try_end(skc, tp, budget->reason, id, budget->force_after_ns))
-			budget->budget--;
+	s = bpf_sk_storage_get(&sock_state, tp, 0, 0);
+	if (!s || !end_wanted(s, &wish))
 		return 0;
-	}
-	if (socklb_cfg.max_age_ns == 0)
+	if (try_end(skc, tp, s, &wish) && wish.budget && wish.budget->budget > 0)
+		wish.budget->budget--; /* one iterator runs at a time: the agent is one thread */
+	return 0;
+}
+
+SEC("iter/bpf_sk_storage_map")
+int socklb_find_work(struct bpf_iter__bpf_sk_storage_map *ctx)
+{
+	struct socklb_sock *s = ctx->value;
+	struct socklb_work_record rec;
+	struct end_wish wish;
+
+	if (!s || !ctx->sk || !end_wanted(s, &wish))
 		return 0;
-	age = bpf_ktime_get_ns() - s->established_ns;
-	if (age >= age_limit_ns(cookie))
-		try_end(skc, tp, SOCKLB_END_MAX_AGE, id,
-			s->established_ns + age_limit_ns(cookie) + socklb_cfg.drain_deadline_ns);
+	rec.netns_cookie = s->netns_cookie;
+	rec.pid = s->pid;
+	rec.backend_id = s->backend_id;
+	bpf_seq_write(ctx->meta->seq, &rec, sizeof(rec));
 	return 0;
 }

@@ -1,23 +1,24 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * socklb's data path: connect-time rewrite of service addresses to backends,
- * getpeername that keeps showing the service address, and sockops tracking of
- * every balanced connection (the live counts least-conn chooses by).
+ * getpeername that keeps showing the service address, sockops tracking of
+ * every balanced connection (the live counts least-conn chooses by), and an
+ * iterator that lists the balanced connections (`socklb status`).
  *
  * The hooks are thin: a worker does the work and returns 0 or -errno, and
- * only the hook turns that into the program's verdict.
+ * only the hook turns that into the program's verdict, counting every
+ * refusal by reason.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
+#include "lib/errno.h"
 #include "lib/select.h"
 #include "lib/sock_state.h"
 
 #define AF_INET 2
 #define AF_INET6 10
-#define ENOENT 2
-#define ECONNREFUSED 111
 
 /* cgroup sock_addr verdicts */
 #define SOCK_ADDR_ALLOW 1
@@ -55,12 +56,13 @@ static __always_inline void write_dest(struct bpf_sock_addr *ctx, const struct s
 /*
  * Rewrites a connect to a service into a connect to one of its backends.
  * 0: rewritten; -ENOENT: not a service, left alone; -ECONNREFUSED: a service
- * with no usable backend.
+ * with no backend; -EAFNOSUPPORT: its backend is of another family.
  */
 static __always_inline int balance(struct bpf_sock_addr *ctx, const struct socklb_service_key *key,
 				   bool v6_socket)
 {
 	struct socklb_service *svc = bpf_map_lookup_elem(&services, key);
+	struct socklb_backend_stats *st;
 	struct socklb_backend *be;
 	__u32 backend_id;
 
@@ -71,24 +73,30 @@ static __always_inline int balance(struct bpf_sock_addr *ctx, const struct sockl
 		return -ECONNREFUSED;
 	be = bpf_map_lookup_elem(&backends, &backend_id);
 	if (!be || be->family != key->family)
-		return -ECONNREFUSED;
+		return -EAFNOSUPPORT;
 
 	write_dest(ctx, be, v6_socket);
-	/* An untracked connection still works; it only escapes least-conn's count. */
-	sock_state_create(ctx, key, svc->service_id, backend_id);
-	count_connect(backend_id);
+	/* Should the choice not reach sockops, the connection still works: counted. */
+	if (handoff_put(ctx, key, svc->service_id, backend_id))
+		count_event(SOCKLB_DP_UNTRACKED_HANDOFF);
+	st = backend_stats_of(backend_id);
+	if (st)
+		__sync_fetch_and_add(&st->connects, 1);
+	note_activity();
 	return 0;
 }
 
 /*
- * A service with no backend refuses the connect at once, as a Service without
- * endpoints does under kube-proxy: the app sees ECONNREFUSED, and nothing is
- * sent to the service address.  Everything else goes ahead.
+ * A service with no usable backend refuses the connect at once, as a
+ * Service without endpoints does under kube-proxy: the app sees
+ * ECONNREFUSED, and nothing is sent to the service address.  Everything
+ * else goes ahead.
  */
 static __always_inline int connect_verdict(int err)
 {
-	if (err != -ECONNREFUSED)
+	if (err == 0 || err == -ENOENT)
 		return SOCK_ADDR_ALLOW;
+	count_event(err == -EAFNOSUPPORT ? SOCKLB_DP_REFUSED_FAMILY : SOCKLB_DP_REFUSED_NO_BACKEND);
 	bpf_set_retval(-ECONNREFUSED);
 	return SOCK_ADDR_DENY;
 }
@@ -133,7 +141,8 @@ int socklb_connect6(struct bpf_sock_addr *ctx)
 SEC("cgroup/getpeername4")
 int socklb_getpeername4(struct bpf_sock_addr *ctx)
 {
-	struct socklb_socket *s = sock_state_of(ctx);
+	struct bpf_sock *sk = ctx->sk;
+	struct socklb_sock *s = sk ? sock_state_of(sk) : NULL;
 
 	if (s && s->vip_family == AF_INET) {
 		ctx->user_ip4 = s->vip.ip4;
@@ -145,7 +154,8 @@ int socklb_getpeername4(struct bpf_sock_addr *ctx)
 SEC("cgroup/getpeername6")
 int socklb_getpeername6(struct bpf_sock_addr *ctx)
 {
-	struct socklb_socket *s = sock_state_of(ctx);
+	struct bpf_sock *sk = ctx->sk;
+	struct socklb_sock *s = sk ? sock_state_of(sk) : NULL;
 
 	if (!s)
 		return SOCK_ADDR_ALLOW;
@@ -154,27 +164,51 @@ int socklb_getpeername6(struct bpf_sock_addr *ctx)
 	return SOCK_ADDR_ALLOW;
 }
 
+/*
+ * Runs for every TCP socket of the cgroup, balanced or not: a socket without
+ * socklb's mark is let go after one read of its callback flags.
+ */
 SEC("sockops")
 int socklb_sockops(struct bpf_sock_ops *skops)
 {
-	struct socklb_socket *s = sock_state_of(skops);
+	struct bpf_sock *sk;
+	struct socklb_sock *s;
 
-	if (!s)
+	if (!sock_marked(skops))
+		return 1;
+	sk = skops->sk;
+	if (!sk)
 		return 1;
 	switch (skops->op) {
 	case BPF_SOCK_OPS_TCP_CONNECT_CB:
-		/* Ask for state changes so that failures and closes are seen. */
-		if (sock_state_connecting(s))
-			bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags |
-							     BPF_SOCK_OPS_STATE_CB_FLAG);
+		sock_state_connecting(skops, sk);
 		break;
 	case BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB:
-		sock_state_established(s);
+		s = sock_state_of(sk);
+		if (s)
+			sock_state_established(s);
 		break;
 	case BPF_SOCK_OPS_STATE_CB:
-		if (skops->args[1] == BPF_TCP_CLOSE)
-			sock_state_closed(s, skops);
+		s = skops->args[1] == BPF_TCP_CLOSE ? sock_state_of(sk) : NULL;
+		if (s)
+			sock_state_closed(s);
 		break;
 	}
 	return 1;
+}
+
+/* Every balanced connection of the node, for `socklb status` and the tests. */
+SEC("iter/bpf_sk_storage_map")
+int socklb_connections(struct bpf_iter__bpf_sk_storage_map *ctx)
+{
+	struct socklb_sock *s = ctx->value;
+	struct sock *sk = ctx->sk;
+	struct socklb_conn_record rec = {};
+
+	if (!s || !sk)
+		return 0;
+	rec.sock = *s;
+	rec.tcp_state = sk->__sk_common.skc_state;
+	bpf_seq_write(ctx->meta->seq, &rec, sizeof(rec));
+	return 0;
 }

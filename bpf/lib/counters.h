@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * Per-backend and per-reason counters, and the data path's activity count.
+ * Per-backend and per-reason counters, and the data path's event counts.
  * Every increment goes through here, so what status and metrics show has
  * one definition.
  */
@@ -9,29 +9,28 @@
 
 #include "lib/maps.h"
 
-/*
- * Bumped by every balanced connect, establishment and close: the agent reads
- * it (mmapped, no syscall) to skip its rebalancing scan while nothing moves.
- */
-__u64 activity = 0;
+/* One data path event (enum socklb_dp_event), counted on this CPU only. */
+static __always_inline void count_event(__u32 event)
+{
+	__u64 *n = bpf_map_lookup_elem(&dp_stats, &event);
 
+	/* Atomic even per CPU: a softirq's sockops may interrupt a connect hook. */
+	if (n)
+		__sync_fetch_and_add(n, 1);
+}
+
+/*
+ * A balanced connect, establishment or close: the agent skips its
+ * rebalancing scan while this count stands still.
+ */
 static __always_inline void note_activity(void)
 {
-	__sync_fetch_and_add(&activity, 1);
+	count_event(SOCKLB_DP_ACTIVITY);
 }
 
 static __always_inline struct socklb_backend_stats *backend_stats_of(__u32 backend_id)
 {
 	return bpf_map_lookup_elem(&backend_stats, &backend_id);
-}
-
-static __always_inline void count_connect(__u32 backend_id)
-{
-	struct socklb_backend_stats *st = backend_stats_of(backend_id);
-
-	note_activity();
-	if (st)
-		__sync_fetch_and_add(&st->connects, 1);
 }
 
 /* A connection socklb ended: per reason and per backend, idle (graceful) or forced. */

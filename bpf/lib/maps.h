@@ -11,11 +11,20 @@
 
 /*
  * Pinned by name under the agent's pin path: a second object (the rebalance
- * iterator) and a restarted agent (--persist) find the same maps there.
- * max_entries here are the defaults; the agent resizes every map before
- * load.  Hash maps are not preallocated so that the default sizes (64k
- * services, 256k backends) cost memory only for what is used.
+ * iterators) and a restarted agent (--persist) find the same maps there.
+ * max_entries here are the defaults; the agent resizes them before load.
+ * Nothing grows with connections but sock_state, which lives with each
+ * socket; hash maps are not preallocated, so services and large-service
+ * slots cost memory only for what is used.
  */
+struct {
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} layout SEC(".maps");
+
 struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -50,13 +59,33 @@ struct {
 	__type(value, struct socklb_backend_stats);
 } backend_stats SEC(".maps");
 
+/*
+ * A balanced connection's state, attached to its socket: created when its
+ * SYN leaves, freed by the kernel with the socket, never evicted, so a live
+ * count is given back exactly once whatever the number of connections.
+ */
 struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, SOCKLB_DEFAULT_MAX_SOCKETS);
-	__type(key, __u64);
-	__type(value, struct socklb_socket);
-} sockets SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct socklb_sock);
+} sock_state SEC(".maps");
+
+/*
+ * From the connect hook to sockops, within one connect() call: creating
+ * socket-local storage would cost the hook about 500 ns (allocations), a
+ * per-CPU slot by cookie a few; sockops creates the storage when the SYN
+ * leaves.  Per CPU, so that concurrent connects on other CPUs never reuse a
+ * slot still in flight.
+ */
+struct {
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SOCKLB_HANDOFF_SLOTS);
+	__type(key, __u32);
+	__type(value, struct socklb_sock);
+} handoff SEC(".maps");
 
 /* Written by the agent, spent by the rebalance iterator (rebalance.bpf.c). */
 struct {
@@ -74,5 +103,14 @@ struct {
 	__type(key, __u32);
 	__type(value, struct socklb_end_stats);
 } end_stats SEC(".maps");
+
+/* Per CPU, so that the hot paths never share a counter's cache line. */
+struct {
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SOCKLB_DP_EVENTS);
+	__type(key, __u32);
+	__type(value, __u64);
+} dp_stats SEC(".maps");
 
 #endif

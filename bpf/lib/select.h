@@ -1,19 +1,31 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
-/* Backend choice for one connect: least connections or random. */
+/*
+ * Backend choice for one connect: least connections or random.  Sets of up
+ * to SOCKLB_INLINE_BACKENDS sit in the service entry itself, so choosing
+ * among them costs array reads only; larger sets are read from
+ * backend_slots, two random slots at a time.
+ */
 #ifndef SOCKLB_BPF_SELECT_H
 #define SOCKLB_BPF_SELECT_H
 
 #include "lib/config.h"
 #include "lib/counters.h"
 
-static __always_inline __u32 slot_backend(const struct socklb_service *svc, __u32 index)
+#define SOCKLB_INLINE_MASK (SOCKLB_INLINE_BACKENDS - 1)
+_Static_assert((SOCKLB_INLINE_BACKENDS & SOCKLB_INLINE_MASK) == 0, "a power of two");
+
+/* Slot index of a set of any size: inline, or in backend_slots. */
+static __always_inline __u32 set_member(const struct socklb_service *svc, __u32 index)
 {
 	struct socklb_slot_key key = {
 	    .service_id = svc->service_id,
 	    .slot = socklb_slot(svc->active_half, index),
 	};
-	__u32 *id = bpf_map_lookup_elem(&backend_slots, &key);
+	__u32 *id;
 
+	if (svc->backend_count <= SOCKLB_INLINE_BACKENDS)
+		return svc->backend_ids[index & SOCKLB_INLINE_MASK];
+	id = bpf_map_lookup_elem(&backend_slots, &key);
 	return id ? *id : SOCKLB_BACKEND_ID_NONE;
 }
 
@@ -26,22 +38,22 @@ static __always_inline __u64 backend_load(__u32 backend_id)
 }
 
 /*
- * Exact least connections over a small set: scan every slot, starting at a
- * random one so that ties spread instead of piling on slot 0.
+ * Exact least connections over an inline set: every member, starting at a
+ * random one so that ties spread instead of piling on the first.
  */
-static __always_inline __u32 pick_least_scan(const struct socklb_service *svc)
+static __always_inline __u32 pick_least_inline(const struct socklb_service *svc)
 {
 	__u32 n = svc->backend_count;
 	__u32 start = bpf_get_prandom_u32() % n;
 	__u32 best = SOCKLB_BACKEND_ID_NONE;
 	__u64 best_load = ~0ULL;
 
-	for (__u32 i = 0; i < SOCKLB_EXACT_SCAN_MAX && i < n; i++) {
+	for (__u32 i = 0; i < SOCKLB_INLINE_BACKENDS && i < n; i++) {
 		__u32 index = start + i;
 
 		if (index >= n)
 			index -= n;
-		__u32 id = slot_backend(svc, index);
+		__u32 id = svc->backend_ids[index & SOCKLB_INLINE_MASK];
 		__u64 load = backend_load(id);
 
 		if (id != SOCKLB_BACKEND_ID_NONE && load < best_load) {
@@ -58,8 +70,8 @@ static __always_inline __u32 pick_two_choices(const struct socklb_service *svc)
 	__u32 n = svc->backend_count;
 	__u32 a = bpf_get_prandom_u32() % n;
 	__u32 b = (a + 1 + bpf_get_prandom_u32() % (n - 1)) % n;
-	__u32 id_a = slot_backend(svc, a);
-	__u32 id_b = slot_backend(svc, b);
+	__u32 id_a = set_member(svc, a);
+	__u32 id_b = set_member(svc, b);
 
 	if (id_a == SOCKLB_BACKEND_ID_NONE)
 		return id_b;
@@ -76,11 +88,11 @@ static __always_inline __u32 pick_backend(const struct socklb_service *svc)
 	if (n == 0 || n > SOCKLB_MAX_BACKENDS_PER_SERVICE)
 		return SOCKLB_BACKEND_ID_NONE;
 	if (n == 1)
-		return slot_backend(svc, 0);
+		return set_member(svc, 0);
 	if (socklb_cfg.policy == SOCKLB_POLICY_RANDOM)
-		return slot_backend(svc, bpf_get_prandom_u32() % n);
-	if (n <= SOCKLB_EXACT_SCAN_MAX)
-		return pick_least_scan(svc);
+		return set_member(svc, bpf_get_prandom_u32() % n);
+	if (n <= SOCKLB_INLINE_BACKENDS)
+		return pick_least_inline(svc);
 	return pick_two_choices(svc);
 }
 

@@ -1,66 +1,148 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * The state of one balanced connection (the sockets map, keyed by socket
- * cookie) and its transitions: chosen at connect, connecting once the SYN
- * leaves, established, closed.  Each transition moves the backend's live
- * and connecting counts, so least-conn sees every connection exactly once.
+ * The state of one balanced connection and its transitions.  The connect
+ * hook writes its choice into a per-CPU handoff slot and marks the socket
+ * (sockops callback flags); when the SYN leaves (sockops, still inside the
+ * same connect() call) the choice moves into socket-local storage and the
+ * connection starts to weigh on its backend: connecting, then live, then
+ * closed.  Each transition moves the backend's counts once, and the phase
+ * makes sure nothing is ever subtracted twice.
  */
 #ifndef SOCKLB_BPF_SOCK_STATE_H
 #define SOCKLB_BPF_SOCK_STATE_H
 
+#include "lib/config.h"
 #include "lib/counters.h"
+#include "lib/errno.h"
 
-#define ENOMEM 12
+#define SOL_TCP 6
 
-/* Records the connection just balanced; -ENOMEM if the map refused it. */
-static __always_inline int sock_state_create(struct bpf_sock_addr *ctx,
-					     const struct socklb_service_key *key, __u32 service_id,
-					     __u32 backend_id)
+/*
+ * The mark of a socket socklb balanced: state callbacks (which it needs to
+ * see the close) and RTO callbacks (rare, ignored), a pair another program
+ * is unlikely to ask for.  sockops tells every other socket by this alone,
+ * without a lookup.
+ */
+#define SOCKLB_SOCK_MARK (BPF_SOCK_OPS_STATE_CB_FLAG | BPF_SOCK_OPS_RTO_CB_FLAG)
+
+#define SOCKLB_HANDOFF_MASK (SOCKLB_HANDOFF_SLOTS - 1)
+_Static_assert((SOCKLB_HANDOFF_SLOTS & SOCKLB_HANDOFF_MASK) == 0, "a power of two");
+
+static __always_inline __u32 handoff_index(__u64 cookie)
 {
-	__u64 cookie = bpf_get_socket_cookie(ctx);
-	struct socklb_socket entry = {
-	    .vip = key->vip,
-	    .vip_port = key->port,
-	    .vip_family = key->family,
-	    .state = SOCKLB_SOCK_CHOSEN,
-	    .service_id = service_id,
-	    .backend_id = backend_id,
-	    .pid = bpf_get_current_pid_tgid() >> 32,
-	    .netns_cookie = bpf_get_netns_cookie(ctx),
-	    .connect_ns = bpf_ktime_get_ns(),
-	};
-
-	return bpf_map_update_elem(&sockets, &cookie, &entry, BPF_ANY) ? -ENOMEM : 0;
+	return (__u32)cookie & SOCKLB_HANDOFF_MASK;
 }
 
-/* The balanced connection behind ctx's socket, or NULL for any other socket. */
-static __always_inline struct socklb_socket *sock_state_of(void *ctx)
+/*
+ * The connect hook's record of its choice, for sockops to take over, and
+ * the mark that tells sockops to look.  -ENOMEM if the choice cannot be
+ * passed on (the connection then goes through, untracked).
+ */
+static __always_inline int handoff_put(struct bpf_sock_addr *ctx,
+				       const struct socklb_service_key *key, __u32 service_id,
+				       __u32 backend_id)
 {
 	__u64 cookie = bpf_get_socket_cookie(ctx);
+	__u32 index = handoff_index(cookie);
+	struct socklb_sock *h = bpf_map_lookup_elem(&handoff, &index);
+	int mark = SOCKLB_SOCK_MARK;
 
-	return bpf_map_lookup_elem(&sockets, &cookie);
+	if (!h)
+		return -ENOMEM;
+	h->vip = key->vip;
+	h->vip_port = key->port;
+	h->vip_family = key->family;
+	h->service_id = service_id;
+	h->backend_id = backend_id;
+	h->pid = bpf_get_current_pid_tgid() >> 32;
+	h->netns_cookie = bpf_get_netns_cookie(ctx);
+	h->cookie = cookie;
+	return bpf_setsockopt(ctx, SOL_TCP, TCP_BPF_SOCK_OPS_CB_FLAGS, &mark, sizeof(mark));
 }
 
-/* The SYN is about to leave: the connection now weighs on its backend. */
-static __always_inline bool sock_state_connecting(struct socklb_socket *s)
+static __always_inline bool sock_marked(const struct bpf_sock_ops *skops)
 {
-	struct socklb_backend_stats *st = backend_stats_of(s->backend_id);
+	return (skops->bpf_sock_ops_cb_flags & SOCKLB_SOCK_MARK) == SOCKLB_SOCK_MARK;
+}
 
-	if (s->state != SOCKLB_SOCK_CHOSEN)
-		return false;
-	s->state = SOCKLB_SOCK_CONNECTING;
+struct handoff_search {
+	__u64 cookie;
+	__u32 index;
+	struct socklb_sock *found;
+};
+
+static long search_cpu(__u32 cpu, void *arg)
+{
+	struct handoff_search *q = arg;
+	struct socklb_sock *h = bpf_map_lookup_percpu_elem(&handoff, &q->index, cpu);
+
+	if (h && h->cookie == q->cookie) {
+		q->found = h;
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * This socket's handoff slot: on this CPU, where the connect hook almost
+ * always ran; else on another (the task moved between hook and SYN).
+ */
+static __always_inline struct socklb_sock *handoff_take(__u64 cookie)
+{
+	struct handoff_search q = {.cookie = cookie, .index = handoff_index(cookie)};
+	struct socklb_sock *h = bpf_map_lookup_elem(&handoff, &q.index);
+
+	if (h && h->cookie == cookie)
+		return h;
+	bpf_loop(socklb_cfg.nr_cpus, search_cpu, &q, 0);
+	return q.found;
+}
+
+/* The balanced connection behind sk, or NULL for any other socket. */
+static __always_inline struct socklb_sock *sock_state_of(void *sk)
+{
+	return bpf_sk_storage_get(&sock_state, sk, 0, 0);
+}
+
+/*
+ * The SYN of a marked socket is about to leave: the connect hook's choice
+ * becomes the socket's state and the connection weighs on its backend.
+ * Returns the state, or NULL (counted) if it could not be tracked.
+ */
+static __always_inline struct socklb_sock *sock_state_connecting(struct bpf_sock_ops *skops,
+								 struct bpf_sock *sk)
+{
+	__u64 cookie = bpf_get_socket_cookie(skops);
+	struct socklb_sock *h = handoff_take(cookie), *s;
+	struct socklb_backend_stats *st;
+
+	if (!h) {
+		count_event(SOCKLB_DP_UNTRACKED_HANDOFF);
+		return NULL;
+	}
+	s = bpf_sk_storage_get(&sock_state, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!s) {
+		count_event(SOCKLB_DP_UNTRACKED_STORAGE);
+		return NULL;
+	}
+	*s = *h;
+	h->cookie = 0; /* taken */
+	s->phase = SOCKLB_SOCK_CONNECTING;
+	s->connect_ns = bpf_ktime_get_ns();
+	s->established_ns = 0;
+	st = backend_stats_of(s->backend_id);
 	if (st)
 		__sync_fetch_and_add(&st->connecting, 1);
-	return true;
+	return s;
 }
 
-static __always_inline void sock_state_established(struct socklb_socket *s)
+static __always_inline void sock_state_established(struct socklb_sock *s)
 {
 	struct socklb_backend_stats *st = backend_stats_of(s->backend_id);
 
-	if (s->state != SOCKLB_SOCK_CONNECTING)
+	if (s->phase != SOCKLB_SOCK_CONNECTING)
 		return;
-	s->state = SOCKLB_SOCK_ESTABLISHED;
+	s->phase = SOCKLB_SOCK_ESTABLISHED;
 	s->established_ns = bpf_ktime_get_ns();
 	note_activity();
 	if (st) {
@@ -69,21 +151,25 @@ static __always_inline void sock_state_established(struct socklb_socket *s)
 	}
 }
 
-/* Closed (established) or failed (connecting): the counts let go of it. */
-static __always_inline void sock_state_closed(struct socklb_socket *s, void *ctx)
+/* Closed (established) or failed (connecting): the counts let go of it, once. */
+static __always_inline void sock_state_closed(struct socklb_sock *s)
 {
 	struct socklb_backend_stats *st = backend_stats_of(s->backend_id);
-	__u64 cookie = bpf_get_socket_cookie(ctx);
+	__u8 was = s->phase;
 
-	if (st && s->state == SOCKLB_SOCK_ESTABLISHED) {
+	if (was != SOCKLB_SOCK_CONNECTING && was != SOCKLB_SOCK_ESTABLISHED)
+		return;
+	s->phase = SOCKLB_SOCK_CLOSED;
+	note_activity();
+	if (!st)
+		return;
+	if (was == SOCKLB_SOCK_ESTABLISHED) {
 		__sync_fetch_and_sub(&st->live, 1);
 		__sync_fetch_and_add(&st->closes, 1);
-	} else if (st && s->state == SOCKLB_SOCK_CONNECTING) {
+	} else {
 		__sync_fetch_and_sub(&st->connecting, 1);
 		__sync_fetch_and_add(&st->connect_failures, 1);
 	}
-	bpf_map_delete_elem(&sockets, &cookie);
-	note_activity();
 }
 
 #endif

@@ -139,16 +139,21 @@ def test_zero_backends_refuse_at_once_with_econnrefused():
 def test_bpftool_dump_shows_field_names():
     with Topology("slbcore") as topo:
         pods, client, cg = setup(topo, n_pods=2)
-        # Small maps (also shows that sizes are set at load): quick dumps.
-        agent = Agent(topo, cg, services=[f"{VIP}={static(pods)}"],
-                      extra=["--max-services", "64", "--max-backends", "256",
-                             "--max-sockets", "1024"])
+        # Small maps (also shows that sizes are set at load): quick dumps.  A
+        # second service of 17 backends (one more than fit in its entry) puts
+        # entries in backend_slots.
+        big = ",".join(f"10.244.9.{i}:8080" for i in range(1, 18))
+        agent = Agent(topo, cg, services=[f"{VIP}={static(pods)}",
+                                          f"10.96.0.99:8080=static:{big}"],
+                      extra=["--max-services", "64", "--max-backends", "256"])
         run_grpc_client(client, VIP, cgroup=cg, channels=2)
         fields = {
-            "services": ["vip", "port", "service_id", "backend_count", "active_half"],
+            "layout": ["value"],
+            "services": ["vip", "port", "service_id", "backend_count", "backend_ids"],
             "backend_slots": ["service_id", "slot"],
             "backends": ["addr", "port", "family", "service_id"],
             "backend_stats": ["live", "connecting", "connects", "connect_failures", "closes"],
+            "dp_stats": ["cpu", "value"],
         }
         for name, expected in fields.items():
             res = subprocess.run(["bpftool", "map", "dump", "pinned",

@@ -44,7 +44,6 @@ bool test_maps_create(struct lb_maps *maps, const struct lb_map_sizes *sizes)
 	const struct lb_map_sizes def = {
 	    .max_services = TEST_MAX_SERVICES,
 	    .max_backends = TEST_MAX_BACKENDS,
-	    .max_sockets = 64,
 	};
 	char err[512] = "";
 	int ret = lb_maps_create(sizes ? sizes : &def, maps, err, sizeof(err));

@@ -16,7 +16,7 @@ struct agent_config {
 	const char *cgroup_path;
 	const char *pin_path;
 	enum socklb_policy policy;
-	struct lb_map_sizes sizes; /* --max-services, --max-backends, --max-sockets */
+	struct lb_map_sizes sizes; /* --max-services, --max-backends */
 	bool persist;		   /* --persist: leave everything attached for the next agent */
 	const char *metrics_addr;  /* --metrics-addr, or NULL: no metrics server */
 	struct rebalancer_opts rebalance;

@@ -22,7 +22,6 @@
 #define D_POLICY "least-conn"
 #define D_MAX_SERVICES STR(SOCKLB_DEFAULT_MAX_SERVICES)
 #define D_MAX_BACKENDS STR(SOCKLB_DEFAULT_MAX_BACKENDS)
-#define D_MAX_SOCKETS STR(SOCKLB_DEFAULT_MAX_SOCKETS)
 #define D_DRAIN_DEADLINE "10s"
 #define D_REMOVAL_GRACE "50ms"
 #define D_IDLE_QUIET "50ms"
@@ -78,7 +77,6 @@ static const struct {
     {OPT_POLICY, D_POLICY},
     {OPT_MAX_SERVICES, D_MAX_SERVICES},
     {OPT_MAX_BACKENDS, D_MAX_BACKENDS},
-    {OPT_MAX_SOCKETS, D_MAX_SOCKETS},
     {OPT_DRAIN_DEADLINE, D_DRAIN_DEADLINE},
     {OPT_REMOVAL_GRACE, D_REMOVAL_GRACE},
     {OPT_IDLE_QUIET, D_IDLE_QUIET},
@@ -118,10 +116,8 @@ static const struct argp_option agent_options[] = {
      G_GENERAL},
     {"max-backends", OPT_MAX_BACKENDS, "N", 0, "Backend map size (default " D_MAX_BACKENDS ")",
      G_GENERAL},
-    {"max-sockets", OPT_MAX_SOCKETS, "N", 0,
-     "Tracked-connection map size (default " D_MAX_SOCKETS "); beyond it the oldest "
-     "entries are forgotten and their live counts are lost",
-     G_GENERAL},
+    {"max-sockets", OPT_MAX_SOCKETS, "N", OPTION_HIDDEN,
+     "Ignored (connection state lives with each socket); kept for old command lines", G_GENERAL},
     {"persist", OPT_PERSIST, NULL, 0,
      "Pin the program links too and leave everything attached and pinned on exit: "
      "a restarted agent (even after kill -9) adopts the maps and swaps in its "
@@ -402,7 +398,9 @@ static error_t parse_agent_option(int key, char *arg, struct argp_state *state)
 		cfg->sizes.max_backends = cli_parse_count(state, "--max-backends", arg, false);
 		break;
 	case OPT_MAX_SOCKETS:
-		cfg->sizes.max_sockets = cli_parse_count(state, "--max-sockets", arg, false);
+		cli_parse_count(state, "--max-sockets", arg, false);
+		log_warn("msg=\"--max-sockets is ignored: connection state lives with each socket, "
+			 "nothing to size\"");
 		break;
 	case OPT_LOG_LEVEL:
 		set_log_level(state, "--log-level", arg);

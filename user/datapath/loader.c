@@ -109,6 +109,48 @@ static struct socklb_bpf *open_object(const char *pin_path, char *err, size_t er
 	return skel;
 }
 
+/* Pins of older layouts that this object no longer declares. */
+static const char *const legacy_pins[] = {"sockets"};
+
+static void unpin_legacy(const char *pin_path)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(legacy_pins); i++) {
+		char path[4200];
+
+		snprintf(path, sizeof(path), "%s/%s", pin_path, legacy_pins[i]);
+		if (unlink(path) && errno != ENOENT)
+			log_warn("msg=\"cannot unpin map\" path=%s error=%s", log_q(path),
+				 log_q(strerror(errno)));
+	}
+}
+
+/*
+ * Maps another socklb left under the pin path must be of this layout:
+ * reading another one as if it were ours would misread every entry.
+ */
+static int check_layout(struct loader *l, char *err, size_t errlen)
+{
+	char path[4200];
+	__u32 version = 1; /* no layout map: the first layout */
+	int ret;
+
+	snprintf(path, sizeof(path), "%s/layout", l->pin_path);
+	ret = lb_maps_pinned_layout(path, &version);
+	if (ret && ret != -ENOENT) {
+		snprintf(err, errlen, "cannot read %s: %s", path, strerror(-ret));
+		return ret;
+	}
+	if (version == SOCKLB_LAYOUT_VERSION)
+		return 0;
+	snprintf(err, errlen,
+		 "the maps pinned in %s are of socklb's map layout %u; this agent uses layout %u "
+		 "and cannot adopt them: run 'socklb agent --cleanup --pin-path %s' first "
+		 "(open connections keep working; socklb forgets them, so they are neither "
+		 "counted nor moved until they reconnect)",
+		 l->pin_path, version, SOCKLB_LAYOUT_VERSION, l->pin_path);
+	return -EPROTO;
+}
+
 /*
  * With --persist, maps already pinned by an earlier agent are reused as they
  * are (libbpf checks that their layout matches), so counts and tracked
@@ -118,7 +160,13 @@ static struct socklb_bpf *open_object(const char *pin_path, char *err, size_t er
 static int prepare_pins(struct loader *l, char *err, size_t errlen)
 {
 	size_t total, found = count_pinned(l->skel->obj, &total);
+	int ret;
 
+	if (l->persist && found) {
+		ret = check_layout(l, err, errlen);
+		if (ret)
+			return ret;
+	}
 	l->adopted = l->persist && found == total;
 	if (l->persist && found && !l->adopted) {
 		snprintf(err, errlen,
@@ -130,6 +178,7 @@ static int prepare_pins(struct loader *l, char *err, size_t errlen)
 	if (!l->persist) {
 		unpin_links(l->pin_path, l->skel->obj);
 		unpin_maps(l->skel->obj);
+		unpin_legacy(l->pin_path);
 	}
 	return 0;
 }
@@ -223,6 +272,36 @@ static int attach_all(struct loader *l, char *err, size_t errlen)
 	return 0;
 }
 
+static void connections_pin_path(const char *pin_path, char *out, size_t outlen)
+{
+	snprintf(out, outlen, "%s/connections", pin_path);
+}
+
+/*
+ * The iterator over every balanced connection, pinned for `socklb status`
+ * (reading the pin runs it).  Replaced on every start: it holds no state.
+ */
+static int pin_connections_iter(struct loader *l, char *err, size_t errlen)
+{
+	union bpf_iter_link_info info = {.map.map_fd = bpf_map__fd(l->skel->maps.sock_state)};
+	LIBBPF_OPTS(bpf_iter_attach_opts, opts, .link_info = &info, .link_info_len = sizeof(info));
+	char path[4200];
+
+	connections_pin_path(l->pin_path, path, sizeof(path));
+	if (unlink(path) && errno != ENOENT)
+		log_warn("msg=\"cannot unpin the connections iterator\" path=%s error=%s",
+			 log_q(path), log_q(strerror(errno)));
+	l->conn_iter = bpf_program__attach_iter(l->skel->progs.socklb_connections, &opts);
+	if (!l->conn_iter || bpf_link__pin(l->conn_iter, path)) {
+		int ret = errno ? -errno : -EIO;
+
+		snprintf(err, errlen, "cannot pin the connections iterator %s: %s", path,
+			 strerror(-ret));
+		return ret;
+	}
+	return 0;
+}
+
 static int load(struct loader *l, const struct loader_opts *o, char *err, size_t errlen)
 {
 	int ret;
@@ -231,6 +310,7 @@ static int load(struct loader *l, const struct loader_opts *o, char *err, size_t
 	if (!l->skel)
 		return -errno;
 	l->skel->rodata->socklb_cfg = o->cfg;
+	l->skel->rodata->socklb_cfg.nr_cpus = (__u32)libbpf_num_possible_cpus();
 	lb_maps_set_sizes(l->skel->obj, &o->sizes);
 	ret = prepare_pins(l, err, errlen);
 	if (ret)
@@ -254,6 +334,13 @@ static int load(struct loader *l, const struct loader_opts *o, char *err, size_t
 	}
 	l->loaded = true;
 	l->maps.obj = l->skel;
+	if (!l->adopted) {
+		ret = lb_maps_write_layout(&l->maps);
+		if (ret) {
+			snprintf(err, errlen, "cannot stamp the maps' layout: %s", strerror(-ret));
+			return ret;
+		}
+	}
 	return 0;
 }
 
@@ -279,6 +366,8 @@ int loader_start(struct loader *l, const struct loader_opts *o, char *err, size_
 		ret = load(l, o, err, errlen);
 	if (!ret)
 		ret = attach_all(l, err, errlen);
+	if (!ret)
+		ret = pin_connections_iter(l, err, errlen);
 	if (ret)
 		loader_stop(l);
 	return ret;
@@ -290,6 +379,10 @@ void loader_stop(struct loader *l)
 	for (size_t i = 0; i < l->n_links; i++)
 		bpf_link__destroy(l->links[i]);
 	l->n_links = 0;
+	if (l->conn_iter && !l->persist)
+		bpf_link__unpin(l->conn_iter);
+	bpf_link__destroy(l->conn_iter);
+	l->conn_iter = NULL;
 	if (l->loaded && !l->persist)
 		unpin_maps(l->skel->obj);
 	l->loaded = false;
@@ -340,6 +433,7 @@ struct rebalance_bpf *loader_load_rebalance(const struct loader *l, char *err, s
 
 int loader_cleanup(const char *pin_path, char *err, size_t errlen)
 {
+	char path[4200];
 	struct loader l;
 	int ret;
 
@@ -361,6 +455,11 @@ int loader_cleanup(const char *pin_path, char *err, size_t errlen)
 	}
 	unpin_links(pin_path, l.skel->obj);
 	unpin_maps(l.skel->obj);
+	unpin_legacy(pin_path);
+	connections_pin_path(pin_path, path, sizeof(path));
+	if (unlink(path) && errno != ENOENT)
+		log_warn("msg=\"cannot unpin the connections iterator\" path=%s error=%s",
+			 log_q(path), log_q(strerror(errno)));
 	log_info("msg=\"cleaned up: programs detached, maps unpinned\" pin_path=%s",
 		 log_q(pin_path));
 	loader_stop(&l);

@@ -30,6 +30,7 @@ struct loader {
 	struct socklb_bpf *skel;
 	struct bpf_link *links[LOADER_MAX_LINKS];
 	size_t n_links;
+	struct bpf_link *conn_iter; /* pinned as <pin path>/connections */
 	int cgroup_fd;
 	int pin_dir_fd; /* held with flock: one agent per pin path */
 	char pin_path[4096];

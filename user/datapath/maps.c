@@ -3,8 +3,10 @@
 #include "socklb.skel.h"
 
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -17,8 +19,6 @@ static __u32 size_of(const char *name, const struct lb_map_sizes *s)
 		return s->max_services;
 	if (!strcmp(name, "backend_slots"))
 		return 2 * s->max_backends; /* two halves */
-	if (!strcmp(name, "sockets"))
-		return s->max_sockets;
 	/* Arrays by backend id: id 0 means "none", so they hold one more entry. */
 	if (!strcmp(name, "backends") || !strcmp(name, "backend_stats") ||
 	    !strcmp(name, "end_budgets"))
@@ -171,11 +171,39 @@ static int delete_slots(const struct lb_maps *maps, __u32 service_id, __u32 half
 	return 0;
 }
 
-int lb_maps_publish(const struct lb_maps *maps, const struct endpoint *vip,
-		    struct lb_service_slots *slots, const __u32 *ids, size_t n)
+/* A set of up to SOCKLB_INLINE_BACKENDS: all of it in the service entry. */
+static int publish_inline(const struct lb_maps *maps, const struct socklb_service_key *key,
+			  struct lb_service_slots *slots, const __u32 *ids, size_t n)
+{
+	struct socklb_service svc = {
+	    .service_id = slots->service_id,
+	    .backend_count = (__u32)n,
+	};
+	int err;
+
+	for (size_t i = 0; i < n; i++)
+		svc.backend_ids[i] = ids[i];
+	if (bpf_map_update_elem(FD(maps, services), key, &svc, BPF_ANY))
+		return -errno;
+	/*
+	 * Slots of earlier, larger sets hold memory.  The inactive half goes now;
+	 * the half that was live until this update goes at the next publish, as
+	 * a connect that read the old entry a moment ago may still look there.
+	 */
+	err = delete_slots(maps, slots->service_id, slots->active_half ^ 1, 0,
+			   slots->half_count[slots->active_half ^ 1]);
+	if (err)
+		return err;
+	slots->half_count[slots->active_half ^ 1] = 0;
+	slots->active_half ^= 1;
+	return 0;
+}
+
+/* A larger set: into the inactive half of the slots, then one switch of the entry. */
+static int publish_slots(const struct lb_maps *maps, const struct socklb_service_key *key,
+			 struct lb_service_slots *slots, const __u32 *ids, size_t n)
 {
 	__u32 half = slots->active_half ^ 1;
-	struct socklb_service_key key = endpoint_service_key(vip);
 	struct socklb_service svc = {
 	    .service_id = slots->service_id,
 	    .backend_count = (__u32)n,
@@ -197,10 +225,22 @@ int lb_maps_publish(const struct lb_maps *maps, const struct endpoint *vip,
 	if (err)
 		return err;
 	slots->half_count[half] = (__u32)n;
-	if (bpf_map_update_elem(FD(maps, services), &key, &svc, BPF_ANY))
+	if (bpf_map_update_elem(FD(maps, services), key, &svc, BPF_ANY))
 		return -errno;
 	slots->active_half = half;
 	return 0;
+}
+
+int lb_maps_publish(const struct lb_maps *maps, const struct endpoint *vip,
+		    struct lb_service_slots *slots, const __u32 *ids, size_t n)
+{
+	struct socklb_service_key key = endpoint_service_key(vip);
+
+	if (n > SOCKLB_MAX_BACKENDS_PER_SERVICE)
+		return -E2BIG;
+	if (n <= SOCKLB_INLINE_BACKENDS)
+		return publish_inline(maps, &key, slots, ids, n);
+	return publish_slots(maps, &key, slots, ids, n);
 }
 
 int lb_maps_remove_service(const struct lb_maps *maps, const struct endpoint *vip,
@@ -243,13 +283,17 @@ int lb_maps_for_each_service(const struct lb_maps *maps, lb_service_cb cb, void 
 size_t lb_maps_read_set(const struct lb_maps *maps, const struct socklb_service *svc,
 			struct lb_set_member *out)
 {
+	bool inline_set = svc->backend_count <= SOCKLB_INLINE_BACKENDS;
 	size_t n = 0;
 
 	for (__u32 i = 0; i < svc->backend_count && i < SOCKLB_MAX_BACKENDS_PER_SERVICE; i++) {
 		struct socklb_slot_key key = {svc->service_id, socklb_slot(svc->active_half, i)};
 
-		if (bpf_map_lookup_elem(FD(maps, backend_slots), &key, &out[n].id) ||
-		    bpf_map_lookup_elem(FD(maps, backends), &out[n].id, &out[n].backend))
+		if (inline_set)
+			out[n].id = svc->backend_ids[i];
+		else if (bpf_map_lookup_elem(FD(maps, backend_slots), &key, &out[n].id))
+			continue;
+		if (bpf_map_lookup_elem(FD(maps, backends), &out[n].id, &out[n].backend))
 			continue;
 		n++;
 	}
@@ -308,29 +352,54 @@ int lb_maps_set_end_budget(const struct lb_maps *maps, __u32 id,
 	return bpf_map_update_elem(FD(maps, end_budgets), &id, budget, BPF_ANY) ? -errno : 0;
 }
 
-/* --------------------------------------------------------------- sockets */
+/* ------------------------------------------------------- data path stats */
 
-int lb_maps_for_each_socket(const struct lb_maps *maps, lb_socket_cb cb, void *arg)
+int lb_maps_read_dp_event(const struct lb_maps *maps, __u32 event, __u64 *sum)
 {
-	__u64 key, next;
-	void *prev = NULL;
-	int fd = FD(maps, sockets), ret;
+	int n_cpus = libbpf_num_possible_cpus(), ret = 0;
+	__u64 *per_cpu;
 
-	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-		struct socklb_socket s;
-
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(fd, &key, &s))
-			continue;
-		ret = cb(arg, &s);
-		if (ret)
-			return ret;
-	}
-	return 0;
+	if (n_cpus <= 0)
+		return n_cpus ? n_cpus : -EINVAL;
+	per_cpu = calloc((size_t)n_cpus, sizeof(*per_cpu));
+	if (!per_cpu)
+		return -ENOMEM;
+	*sum = 0;
+	if (bpf_map_lookup_elem(FD(maps, dp_stats), &event, per_cpu))
+		ret = -errno;
+	for (int cpu = 0; cpu < n_cpus && !ret; cpu++)
+		*sum += per_cpu[cpu];
+	free(per_cpu);
+	return ret;
 }
 
-const volatile __u64 *lb_maps_activity(const struct lb_maps *maps)
+int lb_maps_read_dp_stats(const struct lb_maps *maps, __u64 out[SOCKLB_DP_EVENTS])
 {
-	return maps->obj->bss ? &maps->obj->bss->activity : NULL;
+	int ret = 0;
+
+	for (__u32 event = 0; event < SOCKLB_DP_EVENTS && !ret; event++)
+		ret = lb_maps_read_dp_event(maps, event, &out[event]);
+	return ret;
+}
+
+/* ---------------------------------------------------------------- layout */
+
+int lb_maps_write_layout(const struct lb_maps *maps)
+{
+	__u32 key = 0, version = SOCKLB_LAYOUT_VERSION;
+
+	return bpf_map_update_elem(FD(maps, layout), &key, &version, BPF_ANY) ? -errno : 0;
+}
+
+int lb_maps_pinned_layout(const char *path, __u32 *version)
+{
+	__u32 key = 0;
+	int fd = bpf_obj_get(path), ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (bpf_map_lookup_elem(fd, &key, version))
+		ret = -errno;
+	close(fd);
+	return ret;
 }

@@ -28,7 +28,6 @@ struct lb_maps {
 struct lb_map_sizes {
 	__u32 max_services;
 	__u32 max_backends;
-	__u32 max_sockets;
 };
 
 /*
@@ -48,7 +47,10 @@ void lb_maps_close(struct lb_maps *maps);
 /* The fd of map `name` ("services", ...), or -ENOENT (for tests and tools). */
 int lb_maps_fd(const struct lb_maps *maps, const char *name);
 
-/* Where a service's slots stand: which half is live and how full each is. */
+/*
+ * Where a service's slots stand (sets of more than SOCKLB_INLINE_BACKENDS):
+ * which half is live and how full each is; smaller sets use none.
+ */
 struct lb_service_slots {
 	__u32 service_id;
 	__u32 active_half;
@@ -61,9 +63,10 @@ void lb_service_slots_init(struct lb_service_slots *slots, __u32 service_id);
 int lb_maps_write_backend(const struct lb_maps *maps, __u32 id, const struct endpoint *ep,
 			  __u32 service_id);
 /*
- * Makes ids[0..n) the service's backend set: fills the inactive half of its
- * slots, then switches the service entry to it with one update, so a
- * concurrent connect sees the old set or the new one, never a mix.
+ * Makes ids[0..n) the service's backend set with one update of its entry:
+ * the set itself, up to SOCKLB_INLINE_BACKENDS; else the inactive half of
+ * its slots, filled first.  A concurrent connect sees the old set or the new
+ * one, never a mix.
  */
 int lb_maps_publish(const struct lb_maps *maps, const struct endpoint *vip,
 		    struct lb_service_slots *slots, const __u32 *ids, size_t n);
@@ -102,11 +105,14 @@ int lb_maps_read_end_stats(const struct lb_maps *maps, __u32 reason, struct sock
 int lb_maps_set_end_budget(const struct lb_maps *maps, __u32 id,
 			   const struct socklb_end_budget *budget);
 
-/* Calls cb for every tracked connection; stops at the first non-zero return. */
-typedef int (*lb_socket_cb)(void *arg, const struct socklb_socket *s);
-int lb_maps_for_each_socket(const struct lb_maps *maps, lb_socket_cb cb, void *arg);
+/* One data path event count (enum socklb_dp_event), summed over CPUs. */
+int lb_maps_read_dp_event(const struct lb_maps *maps, __u32 event, __u64 *sum);
+/* Every data path event count, summed over CPUs. */
+int lb_maps_read_dp_stats(const struct lb_maps *maps, __u64 out[SOCKLB_DP_EVENTS]);
 
-/* The data path's activity count (mmapped: reading it costs no syscall). */
-const volatile __u64 *lb_maps_activity(const struct lb_maps *maps);
+/* Stamps fresh maps with SOCKLB_LAYOUT_VERSION. */
+int lb_maps_write_layout(const struct lb_maps *maps);
+/* The layout version in the pinned layout map at path; -ENOENT if there is none. */
+int lb_maps_pinned_layout(const char *path, __u32 *version);
 
 #endif

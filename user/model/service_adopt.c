@@ -55,8 +55,11 @@ static int adopt_service(void *arg, const struct socklb_service_key *key,
 	if (!svc)
 		return -ENOSPC;
 	svc->slots.active_half = value->active_half;
-	svc->slots.half_count[value->active_half] = value->backend_count;
-	/* Slots are written from 0 up: the inactive half's size is where they stop. */
+	/* Slots are written from 0 up: a half's size is where they stop. */
+	svc->slots.half_count[value->active_half] =
+	    value->backend_count > SOCKLB_INLINE_BACKENDS
+		? value->backend_count
+		: lb_maps_count_half(t->maps, value->service_id, value->active_half);
 	svc->slots.half_count[inactive] = lb_maps_count_half(t->maps, value->service_id, inactive);
 	svc->published = true;
 	svc->source = strdup("adopted");

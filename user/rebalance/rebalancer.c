@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include "rebalance/rebalancer.h"
+#include "datapath/iter_read.h"
 #include "datapath/loader.h"
 #include "lib/clock.h"
 #include "lib/log.h"
 #include "rebalance.skel.h"
+#include "socklb.skel.h"
 #include "rebalance/rebalance_plan.h"
 
 #include <errno.h>
@@ -149,65 +151,56 @@ static void retire_old_budgets(struct rebalancer *r, __u32 *ids, size_t n_ids)
 	r->n_budget_ids = n_ids;
 }
 
-static bool wants_end(struct rebalancer *r, const struct socklb_socket *s, __u64 now)
-{
-	__u32 id = s->backend_id;
-
-	if (s->state != SOCKLB_SOCK_ESTABLISHED)
-		return false;
-	if (bsearch(&id, r->budget_ids, r->n_budget_ids, sizeof(id), by_id))
-		return true;
-	/* Jitter never brings the limit below 90% of the max age. */
-	return r->opts.max_age_ms &&
-	       now - s->established_ns >= r->opts.max_age_ms * NS_PER_MS / 10 * 9;
-}
-
 static void note_netns(struct netns_visit *visits, size_t *n, size_t cap,
-		       const struct socklb_socket *s)
+		       const struct socklb_work_record *w)
 {
 	struct netns_visit *v = NULL;
 
 	for (size_t i = 0; i < *n && !v; i++) {
-		if (visits[i].cookie == s->netns_cookie)
+		if (visits[i].cookie == w->netns_cookie)
 			v = &visits[i];
 	}
 	if (!v) {
 		if (*n == cap)
 			return;
 		v = &visits[(*n)++];
-		v->cookie = s->netns_cookie;
+		v->cookie = w->netns_cookie;
 		v->n_pids = 0;
 	}
 	for (size_t i = 0; i < v->n_pids; i++) {
-		if (v->pids[i] == s->pid)
+		if (v->pids[i] == w->pid)
 			return;
 	}
 	if (v->n_pids < PIDS_PER_NETNS)
-		v->pids[v->n_pids++] = s->pid;
+		v->pids[v->n_pids++] = w->pid;
 }
 
 struct netns_search {
-	struct rebalancer *r;
 	struct netns_visit *visits;
 	size_t n, cap;
-	__u64 now;
 };
 
-static int visit_socket(void *arg, const struct socklb_socket *s)
+static int visit_record(void *arg, const void *record)
 {
 	struct netns_search *q = arg;
 
-	if (wants_end(q->r, s, q->now))
-		note_netns(q->visits, &q->n, q->cap, s);
+	note_netns(q->visits, &q->n, q->cap, record);
 	return 0;
 }
 
-/* Namespaces holding connections to end; returns how many were found. */
+/*
+ * The namespaces holding a connection to end, from the finder iterator (one
+ * walk over every balanced connection, in the kernel); how many were found.
+ */
 static size_t find_namespaces(struct rebalancer *r, struct netns_visit *visits, size_t cap)
 {
-	struct netns_search q = {r, visits, 0, cap, mono_now_ns()};
+	struct netns_search q = {visits, 0, cap};
+	int ret = iter_read_records(bpf_link__fd(r->find_link), sizeof(struct socklb_work_record),
+				    visit_record, &q);
 
-	lb_maps_for_each_socket(r->maps, visit_socket, &q);
+	if (ret)
+		log_warn("msg=\"cannot look for connections to end\" error=%s",
+			 log_q(strerror(-ret)));
 	return q.n;
 }
 
@@ -244,7 +237,9 @@ static void act(struct rebalancer *r)
  */
 static bool quiet(struct rebalancer *r)
 {
-	__u64 now = *r->activity;
+	__u64 now = r->last_activity + 1; /* unreadable: assume something moved */
+
+	lb_maps_read_dp_event(r->maps, SOCKLB_DP_ACTIVITY, &now);
 	bool quiet =
 	    now == r->last_activity && !r->dirty && !r->n_budget_ids && !r->table->n_retired;
 
@@ -303,12 +298,20 @@ static void on_table_change(void *arg)
 
 static int load(struct rebalancer *r, const struct loader *loader, char *err, size_t errlen)
 {
+	union bpf_iter_link_info info = {.map.map_fd = bpf_map__fd(loader->skel->maps.sock_state)};
+	LIBBPF_OPTS(bpf_iter_attach_opts, opts, .link_info = &info, .link_info_len = sizeof(info));
+
 	r->skel = loader_load_rebalance(loader, err, errlen);
 	if (!r->skel)
 		return -errno;
 	r->iter_link = bpf_program__attach_iter(r->skel->progs.socklb_end_connections, NULL);
 	if (!r->iter_link) {
 		snprintf(err, errlen, "cannot create the TCP iterator: %s", strerror(errno));
+		return -errno;
+	}
+	r->find_link = bpf_program__attach_iter(r->skel->progs.socklb_find_work, &opts);
+	if (!r->find_link) {
+		snprintf(err, errlen, "cannot create the connection finder: %s", strerror(errno));
 		return -errno;
 	}
 	return 0;
@@ -328,7 +331,7 @@ int rebalancer_start(struct rebalancer *r, const struct rebalancer_opts *opts,
 	r->table = table;
 	r->loop = loop;
 	r->max_services = max_services;
-	r->activity = lb_maps_activity(&loader->maps);
+
 	r->dirty = true;
 	r->netns.own_netns_fd = -1;
 	r->mem = calloc(r->opts.max_backends + 1, sizeof(*r->mem));
@@ -378,6 +381,8 @@ void rebalancer_stop(struct rebalancer *r)
 	}
 	bpf_link__destroy(r->iter_link);
 	r->iter_link = NULL;
+	bpf_link__destroy(r->find_link);
+	r->find_link = NULL;
 	rebalance_bpf__destroy(r->skel);
 	r->skel = NULL;
 	netns_runner_free(&r->netns);

@@ -34,7 +34,8 @@ struct backend_memory; /* per backend id: counters seen last tick, deadlines */
 struct rebalancer {
 	struct rebalancer_opts opts;
 	struct rebalance_bpf *skel;
-	struct bpf_link *iter_link;
+	struct bpf_link *iter_link; /* socklb_end_connections, run in each namespace */
+	struct bpf_link *find_link; /* socklb_find_work, over every balanced connection */
 	struct netns_runner netns;
 	const struct lb_maps *maps;
 	struct service_table *table;

@@ -156,7 +156,8 @@ START_TEST(test_load_missing_file)
 	struct service_spec_list list = {0};
 	char err[512] = "";
 
-	ck_assert_int_eq(config_file_load("/nonexistent/socklb.conf", &list, err, sizeof(err)), -ENOENT);
+	ck_assert_int_eq(config_file_load("/nonexistent/socklb.conf", &list, err, sizeof(err)),
+			 -ENOENT);
 	ck_assert_str_eq(
 	    err, "cannot read config file /nonexistent/socklb.conf: No such file or directory");
 	ck_assert_uint_eq(list.n, 0);

@@ -55,9 +55,31 @@ START_TEST(test_slots_init)
 }
 END_TEST
 
-START_TEST(test_publish_first_half0)
+/* n ids from first up: first, first + 1, ... */
+static void ids_from(__u32 *ids, size_t n, __u32 first)
+{
+	for (size_t i = 0; i < n; i++)
+		ids[i] = first + (__u32)i;
+}
+
+/* The service's inline set is exactly ids[0..n). */
+static void assert_inline(const struct lb_maps *m, const struct endpoint *vip, const __u32 *ids,
+			  size_t n)
+{
+	struct socklb_service svc;
+
+	ck_assert_int_eq(test_read_service(m, vip, &svc), 0);
+	ck_assert_uint_eq(svc.backend_count, n);
+	for (size_t i = 0; i < SOCKLB_INLINE_BACKENDS; i++)
+		ck_assert_uint_eq(svc.backend_ids[i], i < n ? ids[i] : 0);
+}
+
+#define BIG (SOCKLB_INLINE_BACKENDS + 1)
+
+START_TEST(test_publish_small_set_inline)
 {
 	const __u32 ids[] = {11, 12, 13};
+	const __u32 more[] = {11, 13, 14, 15};
 	struct endpoint vip = ep("10.96.0.10:8080");
 	struct lb_service_slots slots;
 	struct lb_maps m;
@@ -65,74 +87,102 @@ START_TEST(test_publish_first_half0)
 	REQUIRE_MAPS(&m, NULL);
 	lb_service_slots_init(&slots, 3);
 	ck_assert_int_eq(lb_maps_publish(&m, &vip, &slots, ids, 3), 0);
-	assert_service(&m, &vip, 3, 3, 0);
-	assert_half(&m, 3, 0, ids, 3);
-	ck_assert_uint_eq(test_count_slots(&m, 3), 3);
-	ck_assert_uint_eq(slots.active_half, 0);
-	ck_assert_uint_eq(slots.half_count[0], 3);
-	ck_assert_uint_eq(slots.half_count[1], 0);
+	assert_inline(&m, &vip, ids, 3);
+	/* A small set needs no slot: one update of the entry switches it. */
+	ck_assert_uint_eq(test_count_all_slots(&m), 0);
+	ck_assert_int_eq(lb_maps_publish(&m, &vip, &slots, more, 4), 0);
+	assert_inline(&m, &vip, more, 4);
+	ck_assert_uint_eq(test_count_all_slots(&m), 0);
 	test_maps_destroy(&m);
 }
 END_TEST
 
-START_TEST(test_publish_second_half1_keeps_old)
+START_TEST(test_publish_large_sets_use_two_halves)
 {
-	const __u32 first[] = {11, 12, 13};
-	const __u32 second[] = {11, 13, 14, 15};
+	__u32 first[BIG + 2], second[BIG + 1];
 	struct endpoint vip = ep("10.96.0.10:8080");
 	struct lb_service_slots slots;
 	struct lb_maps m;
 
+	ids_from(first, BIG + 2, 11);
+	ids_from(second, BIG + 1, 31);
 	REQUIRE_MAPS(&m, NULL);
 	lb_service_slots_init(&slots, 3);
-	ck_assert_int_eq(lb_maps_publish(&m, &vip, &slots, first, 3), 0);
-	ck_assert_int_eq(lb_maps_publish(&m, &vip, &slots, second, 4), 0);
-	assert_service(&m, &vip, 3, 4, 1);
-	assert_half(&m, 3, 1, second, 4);
+	ck_assert_int_eq(lb_maps_publish(&m, &vip, &slots, first, BIG + 2), 0);
+	assert_service(&m, &vip, 3, BIG + 2, 0);
+	assert_half(&m, 3, 0, first, BIG + 2);
+	ck_assert_int_eq(lb_maps_publish(&m, &vip, &slots, second, BIG + 1), 0);
+	assert_service(&m, &vip, 3, BIG + 1, 1);
+	assert_half(&m, 3, 1, second, BIG + 1);
 	/* A connect that read the old service entry still finds the whole old set. */
-	assert_half(&m, 3, 0, first, 3);
-	ck_assert_uint_eq(test_count_slots(&m, 3), 7);
-	ck_assert_uint_eq(slots.active_half, 1);
-	ck_assert_uint_eq(slots.half_count[0], 3);
-	ck_assert_uint_eq(slots.half_count[1], 4);
+	assert_half(&m, 3, 0, first, BIG + 2);
+	/* A third set reuses half 0 and drops its leftover slot. */
+	ck_assert_int_eq(lb_maps_publish(&m, &vip, &slots, second, BIG + 1), 0);
+	assert_service(&m, &vip, 3, BIG + 1, 0);
+	assert_half(&m, 3, 0, second, BIG + 1);
+	ck_assert_uint_eq(test_count_slots(&m, 3), 2 * (BIG + 1));
+	ck_assert_uint_eq(slots.half_count[0], BIG + 1);
+	ck_assert_uint_eq(slots.half_count[1], BIG + 1);
 	test_maps_destroy(&m);
 }
 END_TEST
 
-START_TEST(test_publish_third_shrinks_half0)
+START_TEST(test_publish_shrink_to_inline_then_grow)
 {
-	const __u32 first[] = {11, 12, 13, 14, 15};
-	const __u32 second[] = {11, 12};
-	const __u32 third[] = {21, 22};
+	__u32 large[BIG], small[] = {7, 8};
 	struct endpoint vip = ep("10.96.0.10:8080");
 	struct lb_service_slots slots;
 	struct lb_maps m;
 
+	ids_from(large, BIG, 11);
 	REQUIRE_MAPS(&m, NULL);
-	lb_service_slots_init(&slots, 3);
-	ck_assert_int_eq(lb_maps_publish(&m, &vip, &slots, first, 5), 0);
-	ck_assert_int_eq(lb_maps_publish(&m, &vip, &slots, second, 2), 0);
-	ck_assert_int_eq(lb_maps_publish(&m, &vip, &slots, third, 2), 0);
-	assert_service(&m, &vip, 3, 2, 0);
-	/* Half 0 holds the new set, its leftovers 2..4 are gone (assert_half checks slot 2). */
-	assert_half(&m, 3, 0, third, 2);
-	for (__u32 i = 2; i < 5; i++) {
-		__u32 id;
+	lb_service_slots_init(&slots, 4);
+	ck_assert_int_eq(lb_maps_publish(&m, &vip, &slots, large, BIG), 0);
+	ck_assert_int_eq(lb_maps_publish(&m, &vip, &slots, large, BIG), 0);
+	ck_assert_uint_eq(test_count_slots(&m, 4), 2 * BIG);
+	/* Shrunk to a small set: the idle half goes at once, the one live until now stays. */
+	ck_assert_int_eq(lb_maps_publish(&m, &vip, &slots, small, 2), 0);
+	assert_inline(&m, &vip, small, 2);
+	ck_assert_uint_eq(test_count_slots(&m, 4), BIG);
+	/* ... until the next publish. */
+	ck_assert_int_eq(lb_maps_publish(&m, &vip, &slots, small, 1), 0);
+	assert_inline(&m, &vip, small, 1);
+	ck_assert_uint_eq(test_count_slots(&m, 4), 0);
+	/* Grown again: slots from an empty start. */
+	ck_assert_int_eq(lb_maps_publish(&m, &vip, &slots, large, BIG), 0);
+	ck_assert_uint_eq(test_count_slots(&m, 4), BIG);
+	test_maps_destroy(&m);
+}
+END_TEST
 
-		ck_assert_int_eq(test_read_slot(&m, 3, 0, i, &id), -ENOENT);
+START_TEST(test_read_set_inline_and_slots)
+{
+	__u32 large[BIG];
+	const __u32 small[] = {3, 1};
+	struct endpoint vip = ep("10.96.0.10:8080"), be = ep("10.244.1.1:80");
+	struct lb_set_member members[BIG];
+	struct lb_service_slots slots;
+	struct socklb_service svc;
+	struct lb_maps m;
+
+	ids_from(large, BIG, 1);
+	REQUIRE_MAPS(&m, NULL);
+	for (__u32 id = 1; id <= BIG; id++) {
+		be.addr.ip4 = htonl(0x0af40100 + id);
+		ck_assert_int_eq(lb_maps_write_backend(&m, id, &be, 5), 0);
 	}
-	/* Half 1, the set before, is untouched for readers that still use it. */
-	assert_half(&m, 3, 1, second, 2);
-	ck_assert_uint_eq(test_count_slots(&m, 3), 4);
-	ck_assert_uint_eq(slots.half_count[0], 2);
-	ck_assert_uint_eq(slots.half_count[1], 2);
-
-	/* A fourth, larger set goes to half 1 and grows it. */
-	ck_assert_int_eq(lb_maps_publish(&m, &vip, &slots, first, 5), 0);
-	assert_service(&m, &vip, 3, 5, 1);
-	assert_half(&m, 3, 1, first, 5);
-	assert_half(&m, 3, 0, third, 2);
-	ck_assert_uint_eq(test_count_slots(&m, 3), 7);
+	lb_service_slots_init(&slots, 5);
+	ck_assert_int_eq(lb_maps_publish(&m, &vip, &slots, small, 2), 0);
+	ck_assert_int_eq(test_read_service(&m, &vip, &svc), 0);
+	ck_assert_uint_eq(lb_maps_read_set(&m, &svc, members), 2);
+	ck_assert_uint_eq(members[0].id, 3);
+	ck_assert_uint_eq(members[0].backend.addr.ip4, htonl(0x0af40103));
+	ck_assert_uint_eq(members[1].id, 1);
+	ck_assert_int_eq(lb_maps_publish(&m, &vip, &slots, large, BIG), 0);
+	ck_assert_int_eq(test_read_service(&m, &vip, &svc), 0);
+	ck_assert_uint_eq(lb_maps_read_set(&m, &svc, members), BIG);
+	for (__u32 i = 0; i < BIG; i++)
+		ck_assert_uint_eq(members[i].id, i + 1);
 	test_maps_destroy(&m);
 }
 END_TEST
@@ -150,62 +200,60 @@ START_TEST(test_publish_empty)
 	lb_service_slots_init(&slots, 1);
 	/* No backends: the entry exists with count 0, so connects are refused. */
 	ck_assert_int_eq(lb_maps_publish(&m, &vip, &slots, NULL, 0), 0);
-	assert_service(&m, &vip, 1, 0, 0);
+	assert_inline(&m, &vip, NULL, 0);
 	ck_assert_uint_eq(test_count_slots(&m, 1), 0);
 	key = endpoint_service_key(&vip);
 	ck_assert_uint_eq(key.family, AF_INET6);
 	ck_assert_int_eq(bpf_map_lookup_elem(test_map_fd(&m, "services"), &key, &svc), 0);
-
 	ck_assert_int_eq(lb_maps_publish(&m, &vip, &slots, ids, 2), 0);
 	ck_assert_int_eq(lb_maps_publish(&m, &vip, &slots, NULL, 0), 0);
-	ck_assert_int_eq(lb_maps_publish(&m, &vip, &slots, NULL, 0), 0);
-	/* Both halves emptied in turn. */
-	assert_service(&m, &vip, 1, 0, 1);
-	ck_assert_uint_eq(test_count_slots(&m, 1), 0);
+	assert_inline(&m, &vip, NULL, 0);
 	test_maps_destroy(&m);
 }
 END_TEST
 
 START_TEST(test_publish_services_independent)
 {
-	const __u32 a_ids[] = {1, 2};
-	const __u32 b_ids[] = {3, 4, 5};
+	__u32 a_ids[BIG], b_ids[BIG];
 	struct endpoint a = ep("10.96.0.10:80"), b = ep("10.96.0.10:81");
 	struct lb_service_slots sa, sb;
 	struct lb_maps m;
 
+	ids_from(a_ids, BIG, 1);
+	ids_from(b_ids, BIG, 21);
 	REQUIRE_MAPS(&m, NULL);
 	lb_service_slots_init(&sa, 1);
 	lb_service_slots_init(&sb, 2);
-	ck_assert_int_eq(lb_maps_publish(&m, &a, &sa, a_ids, 2), 0);
-	ck_assert_int_eq(lb_maps_publish(&m, &b, &sb, b_ids, 3), 0);
-	ck_assert_int_eq(lb_maps_publish(&m, &a, &sa, b_ids, 3), 0);
-	assert_service(&m, &a, 1, 3, 1);
-	assert_service(&m, &b, 2, 3, 0);
-	assert_half(&m, 2, 0, b_ids, 3);
+	ck_assert_int_eq(lb_maps_publish(&m, &a, &sa, a_ids, BIG), 0);
+	ck_assert_int_eq(lb_maps_publish(&m, &b, &sb, b_ids, BIG), 0);
+	ck_assert_int_eq(lb_maps_publish(&m, &a, &sa, b_ids, BIG), 0);
+	assert_service(&m, &a, 1, BIG, 1);
+	assert_service(&m, &b, 2, BIG, 0);
+	assert_half(&m, 2, 0, b_ids, BIG);
 	ck_assert_int_eq(lb_maps_remove_service(&m, &a, &sa), 0);
 	ck_assert_uint_eq(test_count_slots(&m, 1), 0);
-	assert_service(&m, &b, 2, 3, 0);
-	assert_half(&m, 2, 0, b_ids, 3);
-	ck_assert_uint_eq(test_count_all_slots(&m), 3);
+	assert_service(&m, &b, 2, BIG, 0);
+	assert_half(&m, 2, 0, b_ids, BIG);
+	ck_assert_uint_eq(test_count_all_slots(&m), BIG);
 	test_maps_destroy(&m);
 }
 END_TEST
 
 START_TEST(test_remove_service)
 {
-	const __u32 first[] = {11, 12, 13};
+	__u32 first[BIG];
 	const __u32 second[] = {14};
 	struct endpoint vip = ep("10.96.0.10:8080");
 	struct lb_service_slots slots;
 	struct socklb_service svc;
 	struct lb_maps m;
 
+	ids_from(first, BIG, 11);
 	REQUIRE_MAPS(&m, NULL);
 	lb_service_slots_init(&slots, 9);
-	ck_assert_int_eq(lb_maps_publish(&m, &vip, &slots, first, 3), 0);
+	ck_assert_int_eq(lb_maps_publish(&m, &vip, &slots, first, BIG), 0);
 	ck_assert_int_eq(lb_maps_publish(&m, &vip, &slots, second, 1), 0);
-	ck_assert_uint_eq(test_count_slots(&m, 9), 4);
+	ck_assert_uint_eq(test_count_slots(&m, 9), BIG); /* the half live a moment ago */
 	ck_assert_int_eq(lb_maps_remove_service(&m, &vip, &slots), 0);
 	ck_assert_int_eq(test_read_service(&m, &vip, &svc), -ENOENT);
 	ck_assert_uint_eq(test_count_all_slots(&m), 0);
@@ -303,30 +351,28 @@ START_TEST(test_write_backend_bad_id)
 END_TEST
 
 /*
- * Known bug: a publish that fails part way (backend_slots full) leaves the
- * slots it did write in the map, and half_count does not count them, so no
- * later publish or lb_maps_remove_service ever deletes them.
+ * A publish that fails part way (backend_slots full) must leave no slot it
+ * wrote uncounted, or no later publish or removal would ever delete it.
  */
 START_TEST(test_publish_failure_leaves_no_orphan_slots)
 {
 	const struct lb_map_sizes sizes = {
-	    .max_services = 4,
-	    .max_backends = 2, /* 4 slots: two halves of 2 */
-	    .max_sockets = 8,
+	    .max_services = 4, .max_backends = 10, /* 20 slots: one set of 17 and 3 more */
 	};
-	const __u32 first[] = {1, 2, 3};
-	const __u32 second[] = {4, 5, 6};
+	__u32 first[BIG], second[BIG];
 	struct endpoint vip = ep("10.96.0.10:80");
 	struct lb_service_slots slots;
 	struct lb_maps m;
 
+	ids_from(first, BIG, 1);
+	ids_from(second, BIG, 21);
 	REQUIRE_MAPS(&m, &sizes);
 	lb_service_slots_init(&slots, 1);
-	ck_assert_int_eq(lb_maps_publish(&m, &vip, &slots, first, 3), 0);
-	/* Only one more slot fits: the publish fails and the old set stays live. */
-	ck_assert_int_lt(lb_maps_publish(&m, &vip, &slots, second, 3), 0);
-	assert_service(&m, &vip, 1, 3, 0);
-	assert_half(&m, 1, 0, first, 3);
+	ck_assert_int_eq(lb_maps_publish(&m, &vip, &slots, first, BIG), 0);
+	/* Only three more slots fit: the publish fails and the old set stays live. */
+	ck_assert_int_lt(lb_maps_publish(&m, &vip, &slots, second, BIG), 0);
+	assert_service(&m, &vip, 1, BIG, 0);
+	assert_half(&m, 1, 0, first, BIG);
 	ck_assert_int_eq(lb_maps_remove_service(&m, &vip, &slots), 0);
 	ck_assert_msg(test_count_all_slots(&m) == 0,
 		      "%zu slot(s) left in backend_slots after the service was removed",
@@ -396,7 +442,7 @@ START_TEST(test_open_pinned)
 		ck_assert_ptr_null(opened.obj);
 	}
 	if (ret == 0)
-		assert_service(&m, &vip, 1, 2, 0);
+		assert_inline(&m, &vip, ids, 2);
 	unpinned = pin_all(&m, dir, true);
 	rmdir(dir);
 	ck_assert_msg(ret == 0, "%s", err);
@@ -414,9 +460,10 @@ Suite *datapath_maps_suite(void)
 	TCase *pinned = tcase_create("pinned");
 
 	tcase_add_test(publish, test_slots_init);
-	tcase_add_test(publish, test_publish_first_half0);
-	tcase_add_test(publish, test_publish_second_half1_keeps_old);
-	tcase_add_test(publish, test_publish_third_shrinks_half0);
+	tcase_add_test(publish, test_publish_small_set_inline);
+	tcase_add_test(publish, test_publish_large_sets_use_two_halves);
+	tcase_add_test(publish, test_publish_shrink_to_inline_then_grow);
+	tcase_add_test(publish, test_read_set_inline_and_slots);
 	tcase_add_test(publish, test_publish_empty);
 	tcase_add_test(publish, test_publish_services_independent);
 	tcase_add_test(publish, test_remove_service);

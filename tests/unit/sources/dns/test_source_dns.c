@@ -168,7 +168,8 @@ START_TEST(test_unknown_source_mentions_dns)
 	struct service_spec s;
 	char err[512] = "";
 
-	ck_assert_int_eq(service_spec_parse("10.96.0.10:80=dnss:web:80", &s, err, sizeof(err)), -EINVAL);
+	ck_assert_int_eq(service_spec_parse("10.96.0.10:80=dnss:web:80", &s, err, sizeof(err)),
+			 -EINVAL);
 	ck_assert_str_contains(err, "unknown source 'dnss:web:80'");
 	ck_assert_str_contains(err, "dns:NAME:PORT");
 }

@@ -804,7 +804,8 @@ START_TEST(test_list_parse)
 			 -EINVAL);
 	ck_assert_str_eq(err, "the answer is not a list (no items)");
 	ck_assert_int_eq(
-	    k8s_list_parse(&st, "{\"items\":[", 10, false, no_object, NULL, err, sizeof(err)), -EINVAL);
+	    k8s_list_parse(&st, "{\"items\":[", 10, false, no_object, NULL, err, sizeof(err)),
+	    -EINVAL);
 	ck_assert_str_contains(err, "bad JSON");
 	/* An empty list: no items (null), a resourceVersion to watch from. */
 	text = "{\"metadata\":{\"resourceVersion\":\"77\"},\"items\":null}";
