@@ -40,19 +40,22 @@ SAN_OBJS   := $(patsubst user/%.c,$(BUILD)/san/%.o,$(USER_SRCS))
 SAN_LIB    := $(patsubst user/%.c,$(BUILD)/san/%.o,$(LIB_SRCS))
 UNIT_SRCS  := $(sort $(shell find tests/unit -name '*.c'))
 UNIT_OBJS  := $(patsubst tests/unit/%.c,$(BUILD)/unit/%.o,$(UNIT_SRCS))
+BPFT_SRCS  := $(sort $(wildcard tests/bpf/*.c))
+BPFT_OBJS  := $(patsubst tests/bpf/%.c,$(BUILD)/bpftest/%.o,$(BPFT_SRCS))
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all deps test unit-test e2e-test deploy-test bench-test demo bench bench-quick san \
-        clean help format
+.PHONY: all deps test unit-test bpf-test e2e-test deploy-test bench-test demo bench bench-quick \
+        san clean help format
 all: $(BUILD)/socklb
 
 help:
 	@echo "make              build bpf objects, skeletons and $(BUILD)/socklb"
 	@echo "make deps         install every Debian package needed to build, test and demo"
 	@echo "make demo         build, then show calls per pod without and with socklb"
-	@echo "make test         run every test: unit-test, e2e-test, deploy-test, bench-test"
+	@echo "make test         every test: unit-test, bpf-test, e2e-test, deploy-test, bench-test"
 	@echo "make unit-test    Check unit tests (ASan + UBSan)"
+	@echo "make bpf-test     program-level tests of the BPF programs on real sockets (root)"
 	@echo "make e2e-test     end-to-end tests with real gRPC peers in network namespaces"
 	@echo "make deploy-test  render deploy/ offline and validate it against the Kubernetes schemas"
 	@echo "make bench-test   the benchmark harness in its quick mode (every mode gives figures)"
@@ -101,6 +104,11 @@ $(BUILD)/unit/%.o: tests/unit/%.c | $(SKELS)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(USER_CFLAGS) $(SAN) -Itests/unit -c $< -o $@
 
+$(BUILD)/bpftest/%.o: tests/bpf/%.c | $(SKELS)
+	$(call msg,CC-SAN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(USER_CFLAGS) $(SAN) -Itests/bpf -c $< -o $@
+
 $(BUILD)/socklb: $(USER_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(USER_LIBS) -o $@
@@ -115,10 +123,18 @@ $(BUILD)/unit_tests: $(UNIT_OBJS) $(SAN_LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $(SAN) $^ $(USER_LIBS) $(shell pkg-config --libs check) -o $@
 
+$(BUILD)/bpf_tests: $(BPFT_OBJS) $(SAN_LIB)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $(SAN) $^ $(USER_LIBS) $(shell pkg-config --libs check) -o $@
+
 # The map tests pin into /sys/fs/bpf: mount the BPF filesystem if it is not.
 unit-test: $(BUILD)/unit_tests
 	@mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
 	$(BUILD)/unit_tests
+
+bpf-test: $(BUILD)/bpf_tests
+	@mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
+	$(BUILD)/bpf_tests
 
 e2e-test: $(BUILD)/socklb
 	$(PYTHON) tests/e2e/runner.py tests/e2e/test_*.py
@@ -136,7 +152,7 @@ tests/deploy/node_modules: tests/deploy/package-lock.json
 bench-test: $(BUILD)/socklb
 	$(PYTHON) tests/e2e/runner.py tests/bench/test_bench_quick.py
 
-test: unit-test e2e-test deploy-test bench-test
+test: unit-test bpf-test e2e-test deploy-test bench-test
 
 demo: $(BUILD)/socklb
 	$(PYTHON) tests/e2e/demo.py
@@ -149,7 +165,7 @@ bench-quick: $(BUILD)/socklb
 	$(PYTHON) tests/bench/bench.py --quick $(BENCH_ARGS)
 
 format:
-	clang-format -i $$(find bpf include user tests/unit -name '*.[ch]')
+	clang-format -i $$(find bpf include user tests/unit tests/bpf -name '*.[ch]')
 
 clean:
 	rm -rf $(BUILD)

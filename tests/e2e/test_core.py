@@ -127,13 +127,18 @@ def test_sighup_adds_and_removes_backends_without_touching_the_rest():
 def test_zero_backends_refuse_at_once_with_econnrefused():
     with Topology("slbcore") as topo:
         pods, client, cg = setup(topo, n_pods=1)
-        Agent(topo, cg, services=[f"{VIP}=static:"])
+        agent = Agent(topo, cg, services=[f"{VIP}=static:"])
         start = time.monotonic()
         res = getpeername(client, VIP, cgroup=cg)
         assert res.get("error") == "ECONNREFUSED", res
         assert time.monotonic() - start < 3, "refusal took too long"
+        assert agent.status()["datapath"]["refused_no_backend"] == 1, agent.status()
         out = run_grpc_client(client, VIP, cgroup=cg, channels=1, deadline=2)
         assert out["ok"] == 0 and out["failures"] == {"UNAVAILABLE": 1}, out
+        # Every refusal is counted by reason (gRPC may retry its connect).
+        dp = agent.status()["datapath"]
+        assert dp["refused_no_backend"] >= 2 and dp["refused_family"] == 0, dp
+        assert dp["untracked_storage"] == 0 and dp["untracked_handoff"] == 0, dp
 
 
 def test_bpftool_dump_shows_field_names():

@@ -70,6 +70,10 @@ def test_metrics_follow_connections_and_rebalancing():
         assert value(s, "socklb_service_backends", service=VIP) == 3
         assert value(s, "socklb_source_info", service=VIP, kind="static", state="ok") == 1
         assert value(s, "socklb_source_last_update_age_seconds", service=VIP) >= 0
+        for reason in ("no_backend", "family"):
+            assert value(s, "socklb_refused_total", reason=reason) == 0
+        for reason in ("storage", "handoff"):
+            assert value(s, "socklb_untracked_total", reason=reason) == 0
 
         with open(conf, "w") as f:  # pod-3 leaves: its 2 connections are ended
             f.write(f"{VIP}=static:" + ",".join(p.addr for p in pods[:2]) + "\n")

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* "socklb status": services, backends and counters, read from the pinned maps. */
 #include "cli/cli.h"
-#include "lib/array.h"
+#include "cli/status_datapath.h"
 #include "cli/status_sources.h"
+#include "lib/array.h"
 #include "datapath/maps.h"
 #include "model/endpoint.h"
 
@@ -16,6 +17,7 @@
 struct status_args {
 	const char *pin_path;
 	bool json;
+	bool connections; /* --connections: list them, and count them per backend */
 	const char *state_file; /* NULL: the agent's default for pin_path */
 };
 
@@ -36,6 +38,10 @@ static const struct argp_option status_options[] = {
     {"pin-path", 'p', "PATH", 0,
      "Where the agent pinned its maps (default " SOCKLB_DEFAULT_PIN_PATH ")", 0},
     {"json", 'j', NULL, 0, "Print JSON for scripts", 0},
+    {"connections", 'c', NULL, 0,
+     "Also list every balanced connection (its namespace, process, phase, VIP, backend "
+     "and age) and count them per backend from the kernel's own record of each",
+     0},
     {"state-file", 's', "PATH", 0,
      "The agent's state file, for each service's source, last refresh and last error "
      "(default: the agent's default for --pin-path)",
@@ -53,6 +59,9 @@ static error_t parse_status_option(int key, char *arg, struct argp_state *state)
 		break;
 	case 'j':
 		args->json = true;
+		break;
+	case 'c':
+		args->connections = true;
 		break;
 	case 's':
 		args->state_file = arg;
@@ -125,7 +134,8 @@ static int read_services(const struct lb_maps *maps, struct service_rows *all)
 	return ret;
 }
 
-static void print_text(const struct service_row *rows, size_t n, json_object *state)
+static void print_text(const struct service_row *rows, size_t n, json_object *state,
+		       const struct status_datapath *dp)
 {
 	char vip[ENDPOINT_STR_LEN], be[ENDPOINT_STR_LEN];
 
@@ -145,7 +155,7 @@ static void print_text(const struct service_row *rows, size_t n, json_object *st
 		for (size_t j = 0; j < s->n_backends; j++) {
 			const struct backend_row *b = &s->backends[j];
 
-			printf("  %-46s %6u %6llu %10llu %10llu %10llu %10llu %10llu %10llu\n",
+			printf("  %-46s %6u %6llu %10llu %10llu %10llu %10llu %10llu %10llu",
 			       endpoint_str(&b->ep, be, sizeof(be)), b->id,
 			       (unsigned long long)b->stats.live,
 			       (unsigned long long)b->stats.connecting,
@@ -154,12 +164,16 @@ static void print_text(const struct service_row *rows, size_t n, json_object *st
 			       (unsigned long long)b->stats.closes,
 			       (unsigned long long)b->stats.ended_graceful,
 			       (unsigned long long)b->stats.ended_forced);
+			if (dp->with_connections)
+				printf("  tracked=%zu",
+				       status_datapath_count(dp, b->id, SOCKLB_SOCK_ESTABLISHED));
+			printf("\n");
 		}
 	}
 	status_sources_text_unshown(state);
 }
 
-static json_object *backend_json(const struct backend_row *b)
+static json_object *backend_json(const struct backend_row *b, const struct status_datapath *dp)
 {
 	json_object *o = json_object_new_object();
 	char be[ENDPOINT_STR_LEN];
@@ -178,10 +192,19 @@ static json_object *backend_json(const struct backend_row *b)
 			       json_object_new_int64((int64_t)b->stats.ended_graceful));
 	json_object_object_add(o, "ended_forced",
 			       json_object_new_int64((int64_t)b->stats.ended_forced));
+	if (dp->with_connections) {
+		json_object_object_add(o, "tracked_live",
+				       json_object_new_int64((int64_t)status_datapath_count(
+					   dp, b->id, SOCKLB_SOCK_ESTABLISHED)));
+		json_object_object_add(o, "tracked_connecting",
+				       json_object_new_int64((int64_t)status_datapath_count(
+					   dp, b->id, SOCKLB_SOCK_CONNECTING)));
+	}
 	return o;
 }
 
-static void print_json(const struct service_row *rows, size_t n, json_object *state)
+static void print_json(const struct lb_maps *maps, const struct service_row *rows, size_t n,
+		       json_object *state, const struct status_datapath *dp)
 {
 	json_object *root = json_object_new_object();
 	json_object *services = json_object_new_array();
@@ -196,13 +219,14 @@ static void print_json(const struct service_row *rows, size_t n, json_object *st
 		json_object_object_add(s, "service_id",
 				       json_object_new_int64(rows[i].svc.service_id));
 		for (size_t j = 0; j < rows[i].n_backends; j++)
-			json_object_array_add(backends, backend_json(&rows[i].backends[j]));
+			json_object_array_add(backends, backend_json(&rows[i].backends[j], dp));
 		json_object_object_add(s, "backends", backends);
 		status_sources_json(state, &rows[i].vip, s);
 		json_object_array_add(services, s);
 	}
 	status_sources_json_unshown(state, services);
 	json_object_object_add(root, "services", services);
+	status_datapath_json(maps, dp, root);
 	printf("%s\n", json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY));
 	json_object_put(root);
 }
@@ -218,10 +242,12 @@ int cmd_status(int argc, char **argv)
 			    "\v"
 			    "EXAMPLES:\n"
 			    "  socklb status\n"
+			    "  socklb status --connections\n"
 			    "  socklb status --pin-path /sys/fs/bpf/socklb-node2 --json | jq .\n",
 			    NULL,
 			    NULL,
 			    NULL};
+	struct status_datapath dp = {0};
 	struct service_rows all;
 	json_object *state;
 	struct lb_maps maps;
@@ -235,13 +261,21 @@ int cmd_status(int argc, char **argv)
 		return 1;
 	}
 	ret = read_services(&maps, &all);
-	state = status_sources_load(args.pin_path, args.state_file);
 	if (ret)
-		fprintf(stderr, "socklb status: cannot read the maps: %s\n", strerror(-ret));
-	else if (args.json)
-		print_json(all.rows, all.n, state);
+		snprintf(err, sizeof(err), "cannot read the maps: %s", strerror(-ret));
 	else
-		print_text(all.rows, all.n, state);
+		ret = status_datapath_read(&maps, args.pin_path, args.connections, &dp, err,
+					   sizeof(err));
+	state = status_sources_load(args.pin_path, args.state_file);
+	if (ret) {
+		fprintf(stderr, "socklb status: %s\n", err);
+	} else if (args.json) {
+		print_json(&maps, all.rows, all.n, state, &dp);
+	} else {
+		status_datapath_text(&maps, &dp);
+		print_text(all.rows, all.n, state, &dp);
+	}
+	status_datapath_free(&dp);
 	json_object_put(state);
 	for (size_t i = 0; i < all.n; i++)
 		free(all.rows[i].backends);

@@ -316,6 +316,11 @@ __u32 lb_maps_count_half(const struct lb_maps *maps, __u32 service_id, __u32 hal
 
 /* ------------------------------------------------------------- counters */
 
+int lb_maps_read_backend(const struct lb_maps *maps, __u32 id, struct socklb_backend *out)
+{
+	return bpf_map_lookup_elem(FD(maps, backends), &id, out) ? -errno : 0;
+}
+
 int lb_maps_read_stats(const struct lb_maps *maps, __u32 id, struct socklb_backend_stats *out)
 {
 	return bpf_map_lookup_elem(FD(maps, backend_stats), &id, out) ? -errno : 0;

@@ -94,6 +94,7 @@ size_t lb_maps_read_set(const struct lb_maps *maps, const struct socklb_service 
 /* How many slots a half holds (written from 0 up, so: where they stop). */
 __u32 lb_maps_count_half(const struct lb_maps *maps, __u32 service_id, __u32 half);
 
+int lb_maps_read_backend(const struct lb_maps *maps, __u32 id, struct socklb_backend *out);
 int lb_maps_read_stats(const struct lb_maps *maps, __u32 id, struct socklb_backend_stats *out);
 /*
  * Every backend's counters, ids 0 .. n-1, with as few syscalls as the kernel

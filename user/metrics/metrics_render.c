@@ -125,9 +125,39 @@ static void render_sources(FILE *out, const struct metrics_ctx *ctx)
 	}
 }
 
+/* Refused connects and balanced-but-untracked connections, by reason. */
+static void render_datapath(FILE *out, const struct metrics_ctx *ctx)
+{
+	static const struct counter_def refused = {
+		"socklb_refused_total", "counter",
+		"Connects to a service refused with ECONNREFUSED, by reason (no_backend: the "
+		"service has none; family: its backend is of another IP family)."
+	};
+	static const struct counter_def untracked = {
+		"socklb_untracked_total", "counter",
+		"Connects balanced but not tracked (not counted for least-conn, not moved), by "
+		"reason (storage: socket-local storage could not be allocated; handoff: the "
+		"connect hook's choice did not reach sockops)."
+	};
+	__u64 e[SOCKLB_DP_EVENTS] = { 0 };
+
+	lb_maps_read_dp_stats(ctx->maps, e);
+	header(out, &refused);
+	fprintf(out, "%s{reason=\"no_backend\"} %llu\n", refused.name,
+		(unsigned long long)e[SOCKLB_DP_REFUSED_NO_BACKEND]);
+	fprintf(out, "%s{reason=\"family\"} %llu\n", refused.name,
+		(unsigned long long)e[SOCKLB_DP_REFUSED_FAMILY]);
+	header(out, &untracked);
+	fprintf(out, "%s{reason=\"storage\"} %llu\n", untracked.name,
+		(unsigned long long)e[SOCKLB_DP_UNTRACKED_STORAGE]);
+	fprintf(out, "%s{reason=\"handoff\"} %llu\n", untracked.name,
+		(unsigned long long)e[SOCKLB_DP_UNTRACKED_HANDOFF]);
+}
+
 void metrics_render(FILE *out, const struct metrics_ctx *ctx)
 {
 	render_backends(out, ctx);
 	render_ended_by_reason(out, ctx);
+	render_datapath(out, ctx);
 	render_sources(out, ctx);
 }

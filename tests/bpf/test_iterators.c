@@ -1,0 +1,195 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * The iterators on real sockets: the connections list, the finder of work
+ * for the rebalancer, and the ender's idle test (idle ones first, busy ones
+ * only once due).
+ */
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "datapath/iter_read.h"
+#include "fixture.h"
+#include "lib/clock.h"
+#include "rebalance.skel.h"
+#include "socklb.skel.h"
+#include "suites.h"
+
+#define VIP "10.255.0.1:80"
+
+struct records {
+	struct socklb_conn_record conns[16];
+	struct socklb_work_record work[16];
+	size_t n;
+};
+
+static int add_conn(void *arg, const void *rec)
+{
+	struct records *r = arg;
+
+	ck_assert_uint_lt(r->n, 16);
+	memcpy(&r->conns[r->n++], rec, sizeof(r->conns[0]));
+	return 0;
+}
+
+static int add_work(void *arg, const void *rec)
+{
+	struct records *r = arg;
+
+	ck_assert_uint_lt(r->n, 16);
+	memcpy(&r->work[r->n++], rec, sizeof(r->work[0]));
+	return 0;
+}
+
+START_TEST(test_connections_iterator_lists_every_balanced_connection)
+{
+	struct records r = { 0 };
+	char path[300];
+	struct fixture f;
+	int fds[3];
+
+	REQUIRE_FIXTURE(&f, NULL);
+	fixture_listeners(&f, 3);
+	fixture_service(&f, VIP, 0, 3, 1);
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_ge(fds[i] = fixture_connect(VIP), 0);
+	snprintf(path, sizeof(path), "%s/connections", f.pin_path);
+	ck_assert_int_eq(iter_read_pinned(path, sizeof(r.conns[0]), add_conn, &r), 0);
+	ck_assert_uint_eq(r.n, 3);
+	for (size_t i = 0; i < r.n; i++) {
+		const struct socklb_sock *s = &r.conns[i].sock;
+
+		ck_assert_uint_eq(s->phase, SOCKLB_SOCK_ESTABLISHED);
+		ck_assert_uint_eq(r.conns[i].tcp_state, 1); /* TCP_ESTABLISHED */
+		ck_assert_uint_eq(s->pid, (__u32)getpid());
+		ck_assert_uint_eq(s->service_id, 1);
+		ck_assert(s->backend_id >= 1 && s->backend_id <= 3);
+		ck_assert_uint_ne(s->cookie, 0);
+		ck_assert_uint_ne(s->netns_cookie, 0);
+		ck_assert_uint_ge(s->established_ns, s->connect_ns);
+	}
+	/* Each backend once: least-conn over three. */
+	ck_assert(r.conns[0].sock.backend_id != r.conns[1].sock.backend_id &&
+		  r.conns[1].sock.backend_id != r.conns[2].sock.backend_id &&
+		  r.conns[0].sock.backend_id != r.conns[2].sock.backend_id);
+	for (int i = 0; i < 3; i++)
+		close(fds[i]);
+	fixture_stop(&f);
+}
+END_TEST
+
+static void set_budget(struct fixture *f, __u32 id, __u32 n, __u64 force_after_ns)
+{
+	struct socklb_end_budget b = { n, SOCKLB_END_IMBALANCE, force_after_ns };
+
+	ck_assert_int_eq(lb_maps_set_end_budget(&f->loader.maps, id, &b), 0);
+}
+
+static void run_iter(struct bpf_link *link)
+{
+	int fd = bpf_iter_create(bpf_link__fd(link));
+	char buf[64];
+
+	ck_assert_int_ge(fd, 0);
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+	close(fd);
+}
+
+/* Whether the kernel ended fd's connection (a destroyed socket reports an error). */
+static bool ended(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	if (poll(&p, 1, 0) <= 0 || !(p.revents & (POLLERR | POLLHUP)))
+		return false;
+	getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+	return err == ECONNABORTED;
+}
+
+START_TEST(test_ender_takes_idle_connections_first)
+{
+	union bpf_iter_link_info info = { 0 };
+	LIBBPF_OPTS(bpf_iter_attach_opts, opts, .link_info = &info, .link_info_len = sizeof(info));
+	struct socklb_end_stats es;
+	struct bpf_link *ender, *finder;
+	struct rebalance_bpf *rb;
+	struct records work = { 0 };
+	struct fixture f;
+	int idle, busy, srv[2];
+	char err[512];
+
+	REQUIRE_FIXTURE(&f, NULL);
+	fixture_listeners(&f, 1);
+	fixture_service(&f, VIP, 0, 1, 1);
+	ck_assert_int_ge(idle = fixture_connect(VIP), 0);
+	ck_assert_int_ge(busy = fixture_connect(VIP), 0);
+	ck_assert_uint_eq(fixture_accept_all(&f, 0, srv, 2), 2);
+	/* The server answers on one of them; its client does not read: not idle. */
+	ck_assert_int_eq(write(srv[1], "unread", 6), 6);
+	usleep(100000); /* past the 20 ms idle quiet time */
+
+	rb = loader_load_rebalance(&f.loader, err, sizeof(err));
+	ck_assert_msg(rb != NULL, "%s", err);
+	ender = bpf_program__attach_iter(rb->progs.socklb_end_connections, NULL);
+	info.map.map_fd = bpf_map__fd(f.loader.skel->maps.sock_state);
+	finder = bpf_program__attach_iter(rb->progs.socklb_find_work, &opts);
+	ck_assert(ender && finder);
+
+	/* No budget: no work, nothing ended. */
+	ck_assert_int_eq(iter_read_records(bpf_link__fd(finder), sizeof(work.work[0]), add_work,
+					   &work),
+			 0);
+	ck_assert_uint_eq(work.n, 0);
+	/* One to end, not due for force: the idle one goes, whichever was accepted first. */
+	set_budget(&f, 1, 1, mono_now_ns() + 60 * NS_PER_SEC);
+	ck_assert_int_eq(iter_read_records(bpf_link__fd(finder), sizeof(work.work[0]), add_work,
+					   &work),
+			 0);
+	ck_assert_uint_eq(work.n, 2); /* both are candidates; the ender picks */
+	ck_assert_uint_eq(work.work[0].pid, (__u32)getpid());
+	ck_assert_uint_eq(work.work[0].backend_id, 1);
+	run_iter(ender);
+	ck_assert_msg(ended(idle), "the idle connection was not ended");
+	ck_assert_msg(!ended(busy), "the busy connection was ended before its deadline");
+	ck_assert_int_eq(lb_maps_read_end_stats(&f.loader.maps, SOCKLB_END_IMBALANCE, &es), 0);
+	ck_assert_uint_eq(es.graceful, 1);
+	ck_assert_uint_eq(es.forced, 0);
+	/* Skipped as busy only if the walk met it before the budget was spent. */
+	ck_assert_uint_le(es.busy_skipped, 1);
+	/* Due now: the busy one goes too, counted as forced. */
+	set_budget(&f, 1, 1, mono_now_ns() - 1);
+	run_iter(ender);
+	ck_assert_msg(ended(busy), "the busy connection was not ended after its deadline");
+	ck_assert_int_eq(lb_maps_read_end_stats(&f.loader.maps, SOCKLB_END_IMBALANCE, &es), 0);
+	ck_assert_uint_eq(es.forced, 1);
+
+	bpf_link__destroy(ender);
+	bpf_link__destroy(finder);
+	rebalance_bpf__destroy(rb);
+	close(idle);
+	close(busy);
+	close(srv[0]);
+	close(srv[1]);
+	fixture_stop(&f);
+}
+END_TEST
+
+Suite *bpf_iter_suite(void)
+{
+	Suite *s = suite_create("bpf_iter");
+	TCase *tc = tcase_create("iter");
+
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_connections_iterator_lists_every_balanced_connection);
+	tcase_add_test(tc, test_ender_takes_idle_connections_first);
+	suite_add_tcase(s, tc);
+	return s;
+}

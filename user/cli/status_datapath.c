@@ -1,0 +1,186 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include "cli/status_datapath.h"
+#include "datapath/iter_read.h"
+#include "lib/array.h"
+#include "lib/clock.h"
+#include "model/endpoint.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const end_reasons[SOCKLB_END_REASONS] = { "removed", "imbalance", "max_age" };
+
+static int add_conn(void *arg, const void *record)
+{
+	struct status_datapath *d = arg;
+
+	if (ARRAY_RESERVE(d->conns, d->cap_conns, d->n_conns))
+		return -ENOMEM;
+	memcpy(&d->conns[d->n_conns++], record, sizeof(*d->conns));
+	return 0;
+}
+
+int status_datapath_read(const struct lb_maps *maps, const char *pin_path, bool with_connections,
+			 struct status_datapath *out, char *err, size_t errlen)
+{
+	char path[4200];
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	out->with_connections = with_connections;
+	ret = lb_maps_read_dp_stats(maps, out->events);
+	for (__u32 r = 0; r < SOCKLB_END_REASONS && !ret; r++)
+		ret = lb_maps_read_end_stats(maps, r, &out->ended[r]);
+	if (ret) {
+		snprintf(err, errlen, "cannot read the data path's counters: %s", strerror(-ret));
+		return ret;
+	}
+	if (!with_connections)
+		return 0;
+	snprintf(path, sizeof(path), "%s/connections", pin_path);
+	ret = iter_read_pinned(path, sizeof(*out->conns), add_conn, out);
+	if (ret)
+		snprintf(err, errlen, "cannot list connections through %s: %s", path,
+			 strerror(-ret));
+	return ret;
+}
+
+void status_datapath_free(struct status_datapath *d)
+{
+	free(d->conns);
+	memset(d, 0, sizeof(*d));
+}
+
+size_t status_datapath_count(const struct status_datapath *d, __u32 backend_id, __u8 phase)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < d->n_conns; i++)
+		n += d->conns[i].sock.backend_id == backend_id && d->conns[i].sock.phase == phase;
+	return n;
+}
+
+static const char *phase_name(__u8 phase)
+{
+	switch (phase) {
+	case SOCKLB_SOCK_CONNECTING:
+		return "connecting";
+	case SOCKLB_SOCK_ESTABLISHED:
+		return "established";
+	case SOCKLB_SOCK_CLOSED:
+		return "closed";
+	}
+	return "?";
+}
+
+/* VIP and backend of a connection, as text. */
+static void conn_addrs(const struct lb_maps *maps, const struct socklb_conn_record *c, char *vip,
+		       char *backend)
+{
+	struct endpoint v = { .addr = c->sock.vip, .port = c->sock.vip_port,
+			      .family = c->sock.vip_family };
+	struct socklb_backend be;
+
+	endpoint_str(&v, vip, ENDPOINT_STR_LEN);
+	if (lb_maps_read_backend(maps, c->sock.backend_id, &be) == 0 && be.family) {
+		struct endpoint b = endpoint_from_backend(&be);
+
+		endpoint_str(&b, backend, ENDPOINT_STR_LEN);
+	} else {
+		snprintf(backend, ENDPOINT_STR_LEN, "(id %u)", c->sock.backend_id);
+	}
+}
+
+static double age_s(const struct socklb_conn_record *c, __u64 now_ns)
+{
+	__u64 since = c->sock.established_ns ? c->sock.established_ns : c->sock.connect_ns;
+
+	return since && since <= now_ns ? (double)(now_ns - since) / 1e9 : 0.0;
+}
+
+void status_datapath_text(const struct lb_maps *maps, const struct status_datapath *d)
+{
+	const __u64 *e = d->events;
+	char vip[ENDPOINT_STR_LEN], be[ENDPOINT_STR_LEN];
+	__u64 now = mono_now_ns();
+
+	printf("data path: refused %llu (no backend %llu, other family %llu); untracked %llu "
+	       "(storage %llu, handoff %llu)\n",
+	       (unsigned long long)(e[SOCKLB_DP_REFUSED_NO_BACKEND] + e[SOCKLB_DP_REFUSED_FAMILY]),
+	       (unsigned long long)e[SOCKLB_DP_REFUSED_NO_BACKEND],
+	       (unsigned long long)e[SOCKLB_DP_REFUSED_FAMILY],
+	       (unsigned long long)(e[SOCKLB_DP_UNTRACKED_STORAGE] +
+				    e[SOCKLB_DP_UNTRACKED_HANDOFF]),
+	       (unsigned long long)e[SOCKLB_DP_UNTRACKED_STORAGE],
+	       (unsigned long long)e[SOCKLB_DP_UNTRACKED_HANDOFF]);
+	if (!d->with_connections)
+		return;
+	printf("connections: %zu\n", d->n_conns);
+	if (d->n_conns)
+		printf("  %-20s %-20s %8s %-11s %-46s %-46s %9s\n", "COOKIE", "NETNS", "PID",
+		       "PHASE", "VIP", "BACKEND", "AGE_S");
+	for (size_t i = 0; i < d->n_conns; i++) {
+		const struct socklb_conn_record *c = &d->conns[i];
+
+		conn_addrs(maps, c, vip, be);
+		printf("  %-20llu %-20llu %8u %-11s %-46s %-46s %9.1f\n",
+		       (unsigned long long)c->sock.cookie, (unsigned long long)c->sock.netns_cookie,
+		       c->sock.pid, phase_name(c->sock.phase), vip, be, age_s(c, now));
+	}
+}
+
+static void add_u64(json_object *o, const char *key, __u64 v)
+{
+	json_object_object_add(o, key, json_object_new_int64((int64_t)v));
+}
+
+static json_object *conn_json(const struct lb_maps *maps, const struct socklb_conn_record *c,
+			      __u64 now)
+{
+	json_object *o = json_object_new_object();
+	char vip[ENDPOINT_STR_LEN], be[ENDPOINT_STR_LEN];
+
+	conn_addrs(maps, c, vip, be);
+	add_u64(o, "cookie", c->sock.cookie);
+	add_u64(o, "netns_cookie", c->sock.netns_cookie);
+	add_u64(o, "pid", c->sock.pid);
+	json_object_object_add(o, "phase", json_object_new_string(phase_name(c->sock.phase)));
+	add_u64(o, "tcp_state", c->tcp_state);
+	json_object_object_add(o, "vip", json_object_new_string(vip));
+	json_object_object_add(o, "backend", json_object_new_string(be));
+	add_u64(o, "backend_id", c->sock.backend_id);
+	json_object_object_add(o, "age_s", json_object_new_double(age_s(c, now)));
+	return o;
+}
+
+void status_datapath_json(const struct lb_maps *maps, const struct status_datapath *d,
+			  json_object *root)
+{
+	json_object *dp = json_object_new_object(), *ended = json_object_new_object();
+	const __u64 *e = d->events;
+	__u64 now = mono_now_ns();
+
+	add_u64(dp, "refused_no_backend", e[SOCKLB_DP_REFUSED_NO_BACKEND]);
+	add_u64(dp, "refused_family", e[SOCKLB_DP_REFUSED_FAMILY]);
+	add_u64(dp, "untracked_storage", e[SOCKLB_DP_UNTRACKED_STORAGE]);
+	add_u64(dp, "untracked_handoff", e[SOCKLB_DP_UNTRACKED_HANDOFF]);
+	for (__u32 r = 0; r < SOCKLB_END_REASONS; r++) {
+		json_object *o = json_object_new_object();
+
+		add_u64(o, "graceful", d->ended[r].graceful);
+		add_u64(o, "forced", d->ended[r].forced);
+		add_u64(o, "busy_skipped", d->ended[r].busy_skipped);
+		json_object_object_add(ended, end_reasons[r], o);
+	}
+	json_object_object_add(dp, "ended", ended);
+	json_object_object_add(root, "datapath", dp);
+	if (!d->with_connections)
+		return;
+	json_object *conns = json_object_new_array();
+
+	for (size_t i = 0; i < d->n_conns; i++)
+		json_object_array_add(conns, conn_json(maps, &d->conns[i], now));
+	json_object_object_add(root, "connections", conns);
+}
