@@ -189,8 +189,13 @@ int socklb_sockops(struct bpf_sock_ops *skops)
 			sock_state_established(s);
 		break;
 	case BPF_SOCK_OPS_STATE_CB:
-		s = skops->args[1] == BPF_TCP_CLOSE ? sock_state_of(sk) : NULL;
-		if (s)
+		/*
+		 * Leaving ESTABLISHED (a FIN either way, or a reset) ends a live
+		 * connection; a connecting one ends only in CLOSE.  Its arrival in
+		 * ESTABLISHED is counted at ACTIVE_ESTABLISHED_CB, which follows.
+		 */
+		s = skops->args[1] != BPF_TCP_ESTABLISHED ? sock_state_of(sk) : NULL;
+		if (s && (s->phase == SOCKLB_SOCK_ESTABLISHED || skops->args[1] == BPF_TCP_CLOSE))
 			sock_state_closed(s);
 		break;
 	}

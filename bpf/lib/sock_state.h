@@ -151,7 +151,10 @@ static __always_inline void sock_state_established(struct socklb_sock *s)
 	}
 }
 
-/* Closed (established) or failed (connecting): the counts let go of it, once. */
+/*
+ * No longer established (closing or closed), or failed (connecting): the
+ * counts let go of it, once.
+ */
 static __always_inline void sock_state_closed(struct socklb_sock *s)
 {
 	struct socklb_backend_stats *st = backend_stats_of(s->backend_id);

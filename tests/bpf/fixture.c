@@ -18,7 +18,7 @@
 
 static void lo_up(void)
 {
-	struct ifreq ifr = { 0 };
+	struct ifreq ifr = {0};
 	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 
 	ck_assert_int_ge(fd, 0);
@@ -76,11 +76,20 @@ static bool can_run(void)
 	return false;
 }
 
+/* The fixture of this test process, torn down at exit if a failed check ends the test early. */
+static struct fixture *active;
+
+static void teardown_at_exit(void)
+{
+	if (active)
+		fixture_stop(active);
+}
+
 bool fixture_start(struct fixture *f, const struct socklb_config *cfg)
 {
 	struct loader_opts opts = {
-		.cfg = { .idle_quiet_ns = 20000000ULL, .drain_deadline_ns = 10000000000ULL },
-		.sizes = { .max_services = 16, .max_backends = 63 },
+	    .cfg = {.idle_quiet_ns = 20000000ULL, .drain_deadline_ns = 10000000000ULL},
+	    .sizes = {.max_services = 16, .max_backends = 63},
 	};
 	char root[200], err[1024];
 
@@ -96,6 +105,8 @@ bool fixture_start(struct fixture *f, const struct socklb_config *cfg)
 	current_cgroup(root, f->home_cgroup, sizeof(f->home_cgroup));
 	snprintf(f->cgroup, sizeof(f->cgroup), "%s/socklb-bpftest-%d", root, (int)getpid());
 	ck_assert_msg(mkdir(f->cgroup, 0755) == 0, "mkdir %s: %s", f->cgroup, strerror(errno));
+	active = f;
+	atexit(teardown_at_exit);
 	join_cgroup(f->cgroup);
 	snprintf(f->pin_path, sizeof(f->pin_path), "/sys/fs/bpf/socklb-bpftest-%d", (int)getpid());
 	if (cfg)
@@ -108,6 +119,7 @@ bool fixture_start(struct fixture *f, const struct socklb_config *cfg)
 
 void fixture_stop(struct fixture *f)
 {
+	active = NULL;
 	for (size_t i = 0; i < f->n_listeners; i++)
 		close(f->listeners[i]);
 	loader_stop(&f->loader);
@@ -118,8 +130,8 @@ void fixture_stop(struct fixture *f)
 void fixture_listeners(struct fixture *f, size_t n)
 {
 	for (size_t i = 0; i < n && f->n_listeners < FIX_MAX_BACKENDS; i++) {
-		struct sockaddr_in a = { .sin_family = AF_INET,
-					 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+		struct sockaddr_in a = {.sin_family = AF_INET,
+					.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 		socklen_t len = sizeof(a);
 		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 
@@ -135,7 +147,7 @@ void fixture_listeners(struct fixture *f, size_t n)
 void fixture_service(struct fixture *f, const char *vip, size_t first, size_t n, __u32 service_id)
 {
 	struct lb_service_slots slots;
-	struct endpoint v, be = { .family = AF_INET, .addr.ip4 = htonl(INADDR_LOOPBACK) };
+	struct endpoint v, be = {.family = AF_INET, .addr.ip4 = htonl(INADDR_LOOPBACK)};
 	__u32 ids[FIX_MAX_BACKENDS];
 	char err[256];
 
@@ -143,7 +155,8 @@ void fixture_service(struct fixture *f, const char *vip, size_t first, size_t n,
 	for (size_t i = 0; i < n; i++) {
 		ids[i] = (__u32)(first + i + 1);
 		be.port = htons(f->ports[first + i]);
-		ck_assert_int_eq(lb_maps_write_backend(&f->loader.maps, ids[i], &be, service_id), 0);
+		ck_assert_int_eq(lb_maps_write_backend(&f->loader.maps, ids[i], &be, service_id),
+				 0);
 	}
 	lb_service_slots_init(&slots, service_id);
 	ck_assert_int_eq(lb_maps_publish(&f->loader.maps, &v, &slots, ids, n), 0);
@@ -151,7 +164,7 @@ void fixture_service(struct fixture *f, const char *vip, size_t first, size_t n,
 
 int fixture_connect(const char *text)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET };
+	struct sockaddr_in a = {.sin_family = AF_INET};
 	struct endpoint e;
 	char err[256];
 	int fd, ret;

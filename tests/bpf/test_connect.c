@@ -107,8 +107,8 @@ START_TEST(test_two_choices_over_a_large_set)
 	 * Two random choices keep the spread small: random alone spreads 200 over
 	 * 20 about 11 wide (binomial, sd 3.1).
 	 */
-	ck_assert_msg(max - min <= 6, "live per backend from %llu to %llu",
-		      (unsigned long long)min, (unsigned long long)max);
+	ck_assert_msg(max - min <= 6, "live per backend from %llu to %llu", (unsigned long long)min,
+		      (unsigned long long)max);
 	close_and_settle(&f, fds, CONNS, N);
 	free(fds);
 	fixture_stop(&f);
@@ -117,7 +117,7 @@ END_TEST
 
 START_TEST(test_refusals_are_counted_by_reason)
 {
-	struct endpoint v6 = { .family = AF_INET6, .port = htons(80) };
+	struct endpoint v6 = {.family = AF_INET6, .port = htons(80)};
 	struct lb_service_slots slots;
 	struct endpoint vip;
 	char err[64];

@@ -48,7 +48,7 @@ static int add_work(void *arg, const void *rec)
 
 START_TEST(test_connections_iterator_lists_every_balanced_connection)
 {
-	struct records r = { 0 };
+	struct records r = {0};
 	char path[300];
 	struct fixture f;
 	int fds[3];
@@ -85,7 +85,7 @@ END_TEST
 
 static void set_budget(struct fixture *f, __u32 id, __u32 n, __u64 force_after_ns)
 {
-	struct socklb_end_budget b = { n, SOCKLB_END_IMBALANCE, force_after_ns };
+	struct socklb_end_budget b = {n, SOCKLB_END_IMBALANCE, force_after_ns};
 
 	ck_assert_int_eq(lb_maps_set_end_budget(&f->loader.maps, id, &b), 0);
 }
@@ -104,7 +104,7 @@ static void run_iter(struct bpf_link *link)
 /* Whether the kernel ended fd's connection (a destroyed socket reports an error). */
 static bool ended(int fd)
 {
-	struct pollfd p = { .fd = fd, .events = POLLIN };
+	struct pollfd p = {.fd = fd, .events = POLLIN};
 	int err = 0;
 	socklen_t len = sizeof(err);
 
@@ -116,12 +116,12 @@ static bool ended(int fd)
 
 START_TEST(test_ender_takes_idle_connections_first)
 {
-	union bpf_iter_link_info info = { 0 };
+	union bpf_iter_link_info info = {0};
 	LIBBPF_OPTS(bpf_iter_attach_opts, opts, .link_info = &info, .link_info_len = sizeof(info));
 	struct socklb_end_stats es;
 	struct bpf_link *ender, *finder;
 	struct rebalance_bpf *rb;
-	struct records work = { 0 };
+	struct records work = {0};
 	struct fixture f;
 	int idle, busy, srv[2];
 	char err[512];
@@ -144,15 +144,13 @@ START_TEST(test_ender_takes_idle_connections_first)
 	ck_assert(ender && finder);
 
 	/* No budget: no work, nothing ended. */
-	ck_assert_int_eq(iter_read_records(bpf_link__fd(finder), sizeof(work.work[0]), add_work,
-					   &work),
-			 0);
+	ck_assert_int_eq(
+	    iter_read_records(bpf_link__fd(finder), sizeof(work.work[0]), add_work, &work), 0);
 	ck_assert_uint_eq(work.n, 0);
 	/* One to end, not due for force: the idle one goes, whichever was accepted first. */
 	set_budget(&f, 1, 1, mono_now_ns() + 60 * NS_PER_SEC);
-	ck_assert_int_eq(iter_read_records(bpf_link__fd(finder), sizeof(work.work[0]), add_work,
-					   &work),
-			 0);
+	ck_assert_int_eq(
+	    iter_read_records(bpf_link__fd(finder), sizeof(work.work[0]), add_work, &work), 0);
 	ck_assert_uint_eq(work.n, 2); /* both are candidates; the ender picks */
 	ck_assert_uint_eq(work.work[0].pid, (__u32)getpid());
 	ck_assert_uint_eq(work.work[0].backend_id, 1);

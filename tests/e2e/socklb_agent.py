@@ -43,14 +43,15 @@ class Agent:
     """socklb agent started through the topology (so cleanup kills it)."""
 
     def __init__(self, topo, cgroup, services=(), config=None, extra=(), pin_path=None,
-                 netns=None, resolv_conf=None):
+                 netns=None, resolv_conf=None, binary=SOCKLB):
         """netns: run the agent in that network namespace (e.g. a "node" host
         that can reach a test DNS server); resolv_conf: give it that file as
-        /etc/resolv.conf (see in_node)."""
+        /etc/resolv.conf (see in_node); binary: another socklb build (an
+        older version, for upgrade tests)."""
         ensure_bpffs()
         self.topo = topo
         self.pin_path = pin_path or next_pin_path()
-        argv = [SOCKLB, "agent", "--cgroup", cgroup, "--pin-path", self.pin_path]
+        argv = [binary, "agent", "--cgroup", cgroup, "--pin-path", self.pin_path]
         for spec in services:
             argv += ["--service", spec]
         if config:
@@ -69,6 +70,17 @@ class Agent:
                              capture_output=True, text=True, timeout=10)
         assert res.returncode == 0, res.stderr
         return json.loads(res.stdout)
+
+    def status_connections(self, vip="10.96.0.10:8080"):
+        """{backend address: its status dict, with tracked_live/connecting} from
+        `socklb status --connections` (the kernel's own record of each)."""
+        res = subprocess.run([SOCKLB, "status", "--json", "--connections", "--pin-path",
+                              self.pin_path], capture_output=True, text=True, timeout=30)
+        assert res.returncode == 0, res.stderr
+        for svc in json.loads(res.stdout)["services"]:
+            if svc["vip"] == vip:
+                return {b["address"]: b for b in svc["backends"]}
+        raise AssertionError(f"service {vip} not in status")
 
     def backends(self, vip):
         """{backend address: its status dict} for the service at vip."""

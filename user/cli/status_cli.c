@@ -17,7 +17,7 @@
 struct status_args {
 	const char *pin_path;
 	bool json;
-	bool connections; /* --connections: list them, and count them per backend */
+	bool connections;	/* --connections: list them, and count them per backend */
 	const char *state_file; /* NULL: the agent's default for pin_path */
 };
 

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const end_reasons[SOCKLB_END_REASONS] = { "removed", "imbalance", "max_age" };
+static const char *const end_reasons[SOCKLB_END_REASONS] = {"removed", "imbalance", "max_age"};
 
 static int add_conn(void *arg, const void *record)
 {
@@ -79,8 +79,8 @@ static const char *phase_name(__u8 phase)
 static void conn_addrs(const struct lb_maps *maps, const struct socklb_conn_record *c, char *vip,
 		       char *backend)
 {
-	struct endpoint v = { .addr = c->sock.vip, .port = c->sock.vip_port,
-			      .family = c->sock.vip_family };
+	struct endpoint v = {
+	    .addr = c->sock.vip, .port = c->sock.vip_port, .family = c->sock.vip_family};
 	struct socklb_backend be;
 
 	endpoint_str(&v, vip, ENDPOINT_STR_LEN);
@@ -106,15 +106,15 @@ void status_datapath_text(const struct lb_maps *maps, const struct status_datapa
 	char vip[ENDPOINT_STR_LEN], be[ENDPOINT_STR_LEN];
 	__u64 now = mono_now_ns();
 
-	printf("data path: refused %llu (no backend %llu, other family %llu); untracked %llu "
-	       "(storage %llu, handoff %llu)\n",
-	       (unsigned long long)(e[SOCKLB_DP_REFUSED_NO_BACKEND] + e[SOCKLB_DP_REFUSED_FAMILY]),
-	       (unsigned long long)e[SOCKLB_DP_REFUSED_NO_BACKEND],
-	       (unsigned long long)e[SOCKLB_DP_REFUSED_FAMILY],
-	       (unsigned long long)(e[SOCKLB_DP_UNTRACKED_STORAGE] +
-				    e[SOCKLB_DP_UNTRACKED_HANDOFF]),
-	       (unsigned long long)e[SOCKLB_DP_UNTRACKED_STORAGE],
-	       (unsigned long long)e[SOCKLB_DP_UNTRACKED_HANDOFF]);
+	printf(
+	    "data path: refused %llu (no backend %llu, other family %llu); untracked %llu "
+	    "(storage %llu, handoff %llu)\n",
+	    (unsigned long long)(e[SOCKLB_DP_REFUSED_NO_BACKEND] + e[SOCKLB_DP_REFUSED_FAMILY]),
+	    (unsigned long long)e[SOCKLB_DP_REFUSED_NO_BACKEND],
+	    (unsigned long long)e[SOCKLB_DP_REFUSED_FAMILY],
+	    (unsigned long long)(e[SOCKLB_DP_UNTRACKED_STORAGE] + e[SOCKLB_DP_UNTRACKED_HANDOFF]),
+	    (unsigned long long)e[SOCKLB_DP_UNTRACKED_STORAGE],
+	    (unsigned long long)e[SOCKLB_DP_UNTRACKED_HANDOFF]);
 	if (!d->with_connections)
 		return;
 	printf("connections: %zu\n", d->n_conns);

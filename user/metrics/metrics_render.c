@@ -129,17 +129,15 @@ static void render_sources(FILE *out, const struct metrics_ctx *ctx)
 static void render_datapath(FILE *out, const struct metrics_ctx *ctx)
 {
 	static const struct counter_def refused = {
-		"socklb_refused_total", "counter",
-		"Connects to a service refused with ECONNREFUSED, by reason (no_backend: the "
-		"service has none; family: its backend is of another IP family)."
-	};
+	    "socklb_refused_total", "counter",
+	    "Connects to a service refused with ECONNREFUSED, by reason (no_backend: the "
+	    "service has none; family: its backend is of another IP family)."};
 	static const struct counter_def untracked = {
-		"socklb_untracked_total", "counter",
-		"Connects balanced but not tracked (not counted for least-conn, not moved), by "
-		"reason (storage: socket-local storage could not be allocated; handoff: the "
-		"connect hook's choice did not reach sockops)."
-	};
-	__u64 e[SOCKLB_DP_EVENTS] = { 0 };
+	    "socklb_untracked_total", "counter",
+	    "Connects balanced but not tracked (not counted for least-conn, not moved), by "
+	    "reason (storage: socket-local storage could not be allocated; handoff: the "
+	    "connect hook's choice did not reach sockops)."};
+	__u64 e[SOCKLB_DP_EVENTS] = {0};
 
 	lb_maps_read_dp_stats(ctx->maps, e);
 	header(out, &refused);
