@@ -23,6 +23,7 @@ int main(void)
 	srunner_add_suite(sr, event_loop_suite());
 	srunner_add_suite(sr, log_suite());
 	srunner_add_suite(sr, array_suite());
+	srunner_add_suite(sr, cluster_plan_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

@@ -20,5 +20,6 @@ Suite *state_file_suite(void);
 Suite *event_loop_suite(void);
 Suite *log_suite(void);
 Suite *array_suite(void);
+Suite *cluster_plan_suite(void);
 
 #endif
