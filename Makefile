@@ -42,6 +42,8 @@ UNIT_SRCS  := $(sort $(shell find tests/unit -name '*.c'))
 UNIT_OBJS  := $(patsubst tests/unit/%.c,$(BUILD)/unit/%.o,$(UNIT_SRCS))
 BPFT_SRCS  := $(sort $(wildcard tests/bpf/*.c))
 BPFT_OBJS  := $(patsubst tests/bpf/%.c,$(BUILD)/bpftest/%.o,$(BPFT_SRCS))
+# Bench-only BPF objects (the minimal connect hook socklb is measured against).
+BENCH_BPF  := $(patsubst tests/bench/bpf/%.bpf.c,$(BUILD)/bench/%.bpf.o,$(wildcard tests/bench/bpf/*.bpf.c))
 
 .DELETE_ON_ERROR:
 .SECONDARY:
@@ -82,6 +84,11 @@ $(BUILD)/vmlinux.h:
 
 $(BUILD)/%.bpf.o: bpf/%.bpf.c $(BUILD)/vmlinux.h
 	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/bench/%.bpf.o: tests/bench/bpf/%.bpf.c $(BUILD)/vmlinux.h
+	$(call msg,BPF,$@)
+	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
@@ -149,7 +156,7 @@ tests/deploy/node_modules: tests/deploy/package-lock.json
 	@touch $@
 
 # The benchmark harness in its quick mode: every mode must produce figures.
-bench-test: $(BUILD)/socklb
+bench-test: $(BUILD)/socklb $(BENCH_BPF)
 	$(PYTHON) tests/e2e/runner.py tests/bench/test_bench_quick.py
 
 test: unit-test bpf-test e2e-test deploy-test bench-test
@@ -158,10 +165,10 @@ demo: $(BUILD)/socklb
 	$(PYTHON) tests/e2e/demo.py
 
 # Benchmarks: results/ gets results.json, results.md and calls_per_pod.png.
-bench: $(BUILD)/socklb
+bench: $(BUILD)/socklb $(BENCH_BPF)
 	$(PYTHON) tests/bench/bench.py $(BENCH_ARGS)
 
-bench-quick: $(BUILD)/socklb
+bench-quick: $(BUILD)/socklb $(BENCH_BPF)
 	$(PYTHON) tests/bench/bench.py --quick $(BENCH_ARGS)
 
 format:

@@ -5,7 +5,9 @@
 
 Every mode runs the reference story (pods 1 -> 5 -> 10 -> 3 under steady
 gRPC load) on the same namespaces, then closed-loop latency runs; then the
-micro-benchmarks. Writes DIR/results.json, DIR/results.md and
+micro-benchmarks: connect cycles, the data path's hooks beside a minimal
+connect hook (build/bench/minimal_connect4.bpf.o, built by make bench),
+BPF map memory, and the kernel memory of held connections. Writes DIR/results.json, DIR/results.md and
 DIR/calls_per_pod.png (default DIR: results/ at the top of the repo).
 Needs root. Everything it creates (namespaces, cgroups, processes, BPF
 pins) is removed at the end, also after a failure or SIGTERM.
@@ -28,6 +30,7 @@ import figures  # noqa: E402  (needs the path above)
 import latency  # noqa: E402
 import machine  # noqa: E402
 import micro  # noqa: E402
+import minimal  # noqa: E402
 import plot  # noqa: E402
 import report  # noqa: E402
 import scenario  # noqa: E402
@@ -70,7 +73,7 @@ def parse_args(argv):
     return args
 
 
-def preflight(socklb):
+def preflight(socklb, want_micro):
     if os.geteuid() != 0:
         sys.exit("bench: needs root (namespaces, cgroups, BPF)")
     missing = [t for t in TOOLS if not shutil.which(t)]
@@ -78,6 +81,8 @@ def preflight(socklb):
         sys.exit(f"bench: missing {', '.join(missing)}: run 'make deps'")
     if not os.access(socklb, os.X_OK):
         sys.exit(f"bench: {socklb} not built: run 'make'")
+    if want_micro and not minimal.OBJECT.exists():
+        sys.exit(f"bench: {minimal.OBJECT} not built: run 'make bench' (or make {minimal.OBJECT})")
 
 
 def run_mode(rig, cls, profile, want_direct):
@@ -140,7 +145,7 @@ def write_outputs(res, out_dir):
 
 def main(argv):
     args = parse_args(argv)
-    preflight(args.socklb)
+    preflight(args.socklb, not args.no_micro)
     socklb_agent.SOCKLB = os.path.abspath(args.socklb)  # Agent reads it at start
     # SIGTERM unwinds like an exception, so every `with`/finally cleans up.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))

@@ -29,6 +29,13 @@ class Profile:
     bulk_mb: int
     bulk_repeats: int
     idle_seconds: float    # window for the agent's idle CPU
+    # Held connections (conns.py): memory per connection with and without socklb.
+    conn_counts: tuple     # connections held at once, each measured conn_repeats times
+    conn_repeats: int
+    conn_max: int          # then as many as the machine allows, up to this (0: skip)
+    conn_max_repeats: int
+    conn_max_s: float      # time allowed to open them
+    conn_clients: int      # client namespaces holding them (ephemeral ports per source)
 
     @property
     def pods(self):
@@ -44,14 +51,18 @@ FULL = Profile(
     clients=4, channels=5, rate=10.0,
     latency_pods=5, latency_seconds=3.0, concurrencies=(1, 8),
     micro_services=(1, 1000, 65536), micro_connects=6000, micro_repeats=7,
-    micro_limit_s=3.0, bulk_mb=200, bulk_repeats=9, idle_seconds=3.0)
+    micro_limit_s=3.0, bulk_mb=200, bulk_repeats=9, idle_seconds=3.0,
+    conn_counts=(1000, 100000), conn_repeats=3, conn_max=1000000, conn_max_repeats=1,
+    conn_max_s=90.0, conn_clients=8)
 
 QUICK = Profile(
     name="quick", phases=((1, 1.5), (5, 2.5), (10, 2.5), (3, 1.5)), steady_window=1.0,
     clients=4, channels=5, rate=10.0,
     latency_pods=5, latency_seconds=0.75, concurrencies=(1, 8),
     micro_services=(1, 1000), micro_connects=2000, micro_repeats=3,
-    micro_limit_s=1.0, bulk_mb=20, bulk_repeats=3, idle_seconds=1.0)
+    micro_limit_s=1.0, bulk_mb=20, bulk_repeats=3, idle_seconds=1.0,
+    conn_counts=(1000,), conn_repeats=3, conn_max=0, conn_max_repeats=0,
+    conn_max_s=10.0, conn_clients=1)
 
 # A new pod has "arrived" once it gets this fraction of the fair share
 # (all calls / pods) over a window this long: short, so a pod that arrives

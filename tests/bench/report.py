@@ -184,6 +184,93 @@ def micro_rows(micro):
     return rows
 
 
+def med_range(sp, digits=0):
+    """'median (min–max)' of a spread (stats.spread)."""
+    if not sp or sp.get("median") is None:
+        return NA
+    if sp["min"] == sp["max"]:
+        return num(sp["median"], digits)
+    return f"{num(sp['median'], digits)} ({num(sp['min'], digits)}–{num(sp['max'], digits)})"
+
+
+def hook_rows(micro):
+    """connect4 per balanced connect: socklb against the minimal hook."""
+    rows = []
+    for n, m in micro["services"].items():
+        if "minimal_hook" not in m:
+            continue
+        rows.append([f"{int(n):,}", med_range(m["hook"]["connect4_ns_spread"]),
+                     med_range(m["minimal_hook"]["connect4_ns_spread"]),
+                     med_range(m["hook_vs_minimal"], 2),
+                     med_range(m.get("hook_minus_minimal_ns"))])
+    return rows
+
+
+def sockops_rows(micro):
+    rows = []
+
+    def row(label, h):
+        return [label, med_range(h.get("sockops_ns_per_callback_spread"), 1),
+                num(h.get("sockops_callbacks_per_connection"), 1),
+                med_range(h.get("sockops_ns_per_connection_spread")),
+                med_range(h.get("connect4_ns_spread"))]
+    for n, m in micro["services"].items():
+        rows.append(row(f"balanced (to the VIP), {services(n)}", m["hook"]))
+    first = next(iter(micro["services"].values()))
+    if "hook_non_service" in first:
+        rows.append(row("not balanced (to the sink itself, same hooked cgroup)",
+                        first["hook_non_service"]))
+    return rows
+
+
+def mib(b, digits=1):
+    return NA if b is None else num(b / (1 << 20), digits)
+
+
+def map_rows(micro):
+    rows = []
+    for n, m in micro["services"].items():
+        maps = m.get("bpf_maps")
+        if not maps:
+            continue
+        big = ", ".join(f"{x['name']} {mib(x['bytes_memlock'])}" for x in maps["maps"][:5])
+        sizes = {x["name"]: x["max_entries"] for x in maps["maps"]}
+        rows.append([f"{int(n):,}", mib(maps["total_bytes"]), big,
+                     f"{num(sizes.get('services'))} / {num(sizes.get('backends'))}",
+                     num(m["agent"]["rss_kb"] / 1024, 1)])
+    return rows
+
+
+def count_label(key, c):
+    if key == "max":
+        return f"as many as possible (cap {c['requested']:,})"
+    return f"{int(key):,}"
+
+
+def conn_rows(conns):
+    rows = []
+    for key, c in conns["counts"].items():
+        base, sock, adds = c["baseline"], c["socklb"], c["socklb_adds"]
+        live = sock.get("tracked_live") or []
+        lost = [u.get("untracked_handoff", 0) + u.get("untracked_storage", 0)
+                for u in sock.get("untracked") or [] if u]
+        ended = sock.get("ended_by_rebalancer") or []
+        rows.append([count_label(key, c), med_range(sock["held"]),
+                     ", ".join(sock["stopped_by"] + [s for s in base["stopped_by"]
+                                                     if s not in sock["stopped_by"]]),
+                     med_range(base["bytes_per_connection"]),
+                     med_range(sock["bytes_per_connection"]),
+                     med_range(adds["unreclaimable_bytes_per_connection"]),
+                     num(adds["caches"].get("kmalloc-cg-192"), 1),
+                     num(sock["agent_rss_kb"]["median"] / 1024, 1)
+                     if sock["agent_rss_kb"]["median"] is not None else NA,
+                     (f"{min(live):,}–{max(live):,}" if live and min(live) != max(live)
+                      else (f"{live[0]:,}" if live else NA))
+                     + (f"; untracked so far {max(lost):,}" if lost else "")
+                     + (f"; ended by the rebalancer {sum(ended):,}" if ended else "")])
+    return rows
+
+
 def agent_rows(micro):
     rows = []
     for n, m in micro["services"].items():
@@ -232,10 +319,57 @@ def micro_section(res):
                   agent_rows(res["micro"])), ""]
 
 
+def datapath_section(res):
+    """The data path's costs: hooks against the minimal hook, sockops, memory."""
+    micro, prof = res["micro"], res["profile"]
+    out = ["## Data path costs", "",
+           f"connect4 per balanced connect, ns (kernel BPF stats, run_time_ns / run_cnt), "
+           f"socklb against the minimal hook (one array lookup, one compare, rewrite) measured "
+           f"with the same {prof['micro_connects']:,} connect cycles per repeat, interleaved; "
+           f"median (range) of {prof['micro_repeats']} repeats; ratio and difference per "
+           f"repeat. Every service has {micro.get('backends_per_service', 1)} backends.", "",
+           table(["services", "socklb connect4, ns", "minimal connect4, ns", "socklb / minimal",
+                  "socklb − minimal, ns"], hook_rows(micro)), "",
+           "sockops, per callback (run_time_ns / run_cnt) and per connection (run_time_ns / "
+           "connects), client side; the connect4 figure of the same runs beside it:", "",
+           table(["connects", "sockops ns per callback", "callbacks per connection",
+                  "sockops ns per connection", "connect4 ns"], sockops_rows(micro)), "",
+           "BPF map memory (bytes_memlock of every map the agent's programs use, pinned or "
+           "not) and agent RSS; maps sized by --max-services N and --max-backends (default "
+           "262,144, or 5 N when more):", "",
+           table(["services", "maps, MiB", "largest maps, MiB", "max services / backends",
+                  "agent RSS, MB"], map_rows(micro)), ""]
+    conns = micro.get("connections")
+    if conns:
+        exp = conns.get("sk_storage_expected") or {}
+        reps = f"{prof['conn_repeats']} per fixed count"
+        if prof.get("conn_max"):
+            reps += f", {prof['conn_max_repeats']} at the largest"
+        out += [f"Held connections: kernel memory (slab objects in use, both ends of each "
+                f"connection: client and sink sockets, files, inodes) per connection, "
+                f"without socklb (no hook) and with socklb balancing the same number; median "
+                f"(range) of the repeats ({reps}). {conns['clients']} client "
+                f"namespace{'s' if conns['clients'] != 1 else ''}, {conns['holders']} holder "
+                f"and {conns['hold_sinks']} sink processes of at most "
+                f"{conns['fds_per_process']:,} descriptors each (RLIMIT_NOFILE), fs.file-max "
+                f"{num(conns.get('file_max'))}.", "",
+                table(["connections", "held", "stopped by", "kernel B/conn without socklb",
+                       "with socklb", "socklb adds (unreclaimable slab), B/conn",
+                       "of which kmalloc-cg-192, B/conn", "agent RSS, MB",
+                       "live in socklb's counts (per round)"], conn_rows(conns)), ""]
+        if exp:
+            out += [f"Expected from the kernel's BTF: one socket's storage is a "
+                    f"bpf_local_storage_elem with its {exp['value_size']}-byte value "
+                    f"({exp['elem_bytes']} B) and a bpf_local_storage ({exp['storage_bytes']} "
+                    f"B), {exp['kmalloc_bytes']} B in kmalloc caches. Agent RSS with no "
+                    f"connection: {num(conns['agent_rss_kb_at_rest'] / 1024, 1)} MB.", ""]
+    return out
+
+
 def render(res):
     out = header(res) + scenario_section(res)
     if "micro" in res:
-        out += micro_section(res)
+        out += micro_section(res) + datapath_section(res)
     out += ["## How the figures are made", ""] + [f"- {n}" for n in res["notes"]] + [""]
     return "\n".join(out)
 
@@ -269,9 +403,25 @@ def method_notes(profile):
         "busy time is there to show other load (this is a shared 2-core machine): it is "
         "tick-sampled, so it can read below the exact cgroup figures; well above them means "
         "other processes competed for the CPU during that mode.",
-        "Micro-benchmarks run from three client namespaces to one TCP sink (tests/bench/"
-        "netperf.py, Python): no hook, kube-proxy-style DNAT with N service rules (the "
-        "measured one in the middle), socklb with N services. The connect4 hook's cost is the "
-        "kernel's accounting (BPF_ENABLE_STATS, run_time_ns / run_cnt), as a whole connect "
-        "cycle is too noisy to resolve it.",
+        "Micro-benchmarks run from four client namespaces to one TCP sink (tests/bench/"
+        "netperf.py, Python) listening on 5 ports, the 5 backends of every service: no hook, "
+        "kube-proxy-style DNAT with N service rules (the measured one in the middle, "
+        "spread over the 5 ports by statistic rules), socklb with N services, and the "
+        "minimal connect4 hook (tests/bench/bpf/minimal_connect4.bpf.c) in a cgroup of its "
+        "own. The connect4 hook's cost is the kernel's accounting (BPF_ENABLE_STATS, "
+        "run_time_ns / run_cnt), as a whole connect cycle is too noisy to resolve it; the "
+        "accounting itself (two clock reads per run) is in every figure, the minimal hook's "
+        "included, so the difference socklb − minimal is the better measure of socklb's own "
+        "work. Non-balanced connects: the hooked worker connects to the sink's address, so "
+        "connect4 finds no service and sockops sees sockets socklb did not mark.",
+        "Memory: bytes_memlock (bpftool map show) of the maps pinned under the agent's pin "
+        "path and of the maps its cgroup programs use. Held connections (tests/bench/"
+        "conns.py): rounds without and with socklb alternate; each waits until the previous "
+        "round's sockets are gone and slab memory stands still, reads every slab cache's "
+        "objects in use (/sys/kernel/slab: objects × object_size), opens the connections "
+        "(each client namespace has ports 1024-65535), waits until the sinks accepted them, "
+        "reads again and closes them with resets. What socklb adds is the difference within "
+        "a repeat over unreclaimable caches (reclaimable ones, dentries and proc inodes, "
+        "move with whatever else runs on the machine); the per-cache difference shows "
+        "where it goes. /proc/meminfo Slab is kept in results.json.",
     ]

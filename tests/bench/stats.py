@@ -15,6 +15,18 @@ def median(values):
     return statistics.median(values) if values else None
 
 
+def spread(values, digits=1):
+    """{"median", "min", "max", "runs"} of repeated figures, rounded to
+    digits (0: integers); Nones are left out of median and range."""
+    def rnd(v):
+        if v is None:
+            return None
+        return int(round(v)) if digits == 0 else round(v, digits)
+    vals = [v for v in values if v is not None]
+    return {"median": rnd(median(vals)), "min": rnd(min(vals)) if vals else None,
+            "max": rnd(max(vals)) if vals else None, "runs": [rnd(v) for v in values]}
+
+
 def percentile(sorted_values, q):
     """q-th percentile (0..100), linear between closest ranks."""
     if not sorted_values:

@@ -4,8 +4,11 @@
     /usr/bin/python3 tests/e2e/runner.py tests/bench/test_bench_quick.py
 
 Runs `bench.py --quick` once and checks that every mode and every
-micro-benchmark produced its figures (present and numeric) and that
-results.json, results.md and the plot exist. No timing or balance is
+micro-benchmark produced its figures (present and numeric): the scale
+story, latency, connect cycles, the connect4 hook beside the minimal hook,
+sockops per callback for balanced and non-balanced connects, BPF map
+memory and the memory of held connections; and that results.json,
+results.md and the plot exist. No timing or balance is
 asserted: quick runs are too short for that, and CI machines vary.
 Set SOCKLB_BENCH_OUT=DIR to keep the output; otherwise a temporary
 directory is used and removed.
@@ -141,3 +144,81 @@ def test_micro_benchmarks_have_figures():
     for path in PATHS:
         assert_nums(first["bulk"][path], ("mb_per_s",), f"bulk {path}")
     assert_nums(first["hook_non_service"], ("connect4_ns",), "hook, non-service connect")
+
+
+def assert_spread(sp, where):
+    """A stats.spread: numeric median, min <= median <= max, one run per repeat."""
+    assert isinstance(sp, dict), f"{where}: {sp!r} is not a spread"
+    assert_nums(sp, ("median", "min", "max"), where)
+    assert sp["min"] <= sp["median"] <= sp["max"], f"{where}: {sp}"
+    assert sp["runs"] and all(num_or_none(v) for v in sp["runs"]), f"{where}: runs {sp['runs']}"
+
+
+def test_connect4_beside_the_minimal_hook():
+    res = run_bench()
+    repeats = res["profile"]["micro_repeats"]
+    services = res["micro"]["services"]
+    assert set(services) == {"1", "1000"}, services.keys()
+    assert res["micro"]["backends_per_service"] == 5
+    for n, m in services.items():
+        where = f"micro {n} services"
+        assert_spread(m["hook"]["connect4_ns_spread"], where + " socklb connect4")
+        assert_spread(m["minimal_hook"]["connect4_ns_spread"], where + " minimal connect4")
+        assert_spread(m["hook_vs_minimal"], where + " socklb / minimal")
+        assert_spread(m["hook_minus_minimal_ns"], where + " socklb - minimal")
+        assert len(m["hook_vs_minimal"]["runs"]) == repeats, m["hook_vs_minimal"]
+        assert_nums(m["minimal_hook"], ("connect4_ns",), where + " minimal")
+        # Every minimal run saw its program run once per connect.
+        for run in m["hook_runs"]["minimal"]:
+            assert run["min_connect4"]["runs_per_connect"] == 1.0, run
+    md = open(os.path.join(out_dir(), "results.md")).read()
+    assert "socklb / minimal" in md and "## Data path costs" in md
+
+
+def test_sockops_costs_balanced_and_not():
+    res = run_bench()
+    services = res["micro"]["services"]
+    first = next(iter(services.values()))
+    for label, h in [(f"balanced {n}", m["hook"]) for n, m in services.items()] + \
+            [("non-balanced", first["hook_non_service"])]:
+        assert_nums(h, ("sockops_ns_per_callback", "sockops_callbacks_per_connection",
+                        "sockops_ns_per_connection"), f"sockops {label}")
+        assert_spread(h["sockops_ns_per_callback_spread"], f"sockops {label} per callback")
+        assert h["sockops_callbacks_per_connection"] > 0, f"sockops {label}: no callback"
+
+
+def test_bpf_map_memory_and_agent_rss():
+    res = run_bench()
+    for n, m in res["micro"]["services"].items():
+        maps = m["bpf_maps"]
+        where = f"maps {n} services"
+        assert_nums(maps, ("total_bytes",), where)
+        names = {x["name"] for x in maps["maps"]}
+        assert {"services", "backends", "backend_stats", "sock_state"} <= names, names
+        for x in maps["maps"]:
+            assert_nums(x, ("bytes_memlock",), f"{where} {x['name']}")
+        assert maps["total_bytes"] == sum(x["bytes_memlock"] for x in maps["maps"])
+        assert_nums(m["agent"], ("rss_kb",), where + " agent")
+
+
+def test_held_connections_memory():
+    res = run_bench()
+    conns = res["micro"]["connections"]
+    assert_nums(conns, ("agent_rss_kb_at_rest", "fds_per_process", "holders", "hold_sinks"),
+                "connections")
+    assert set(conns["counts"]) == {"1000"}, conns["counts"].keys()
+    c = conns["counts"]["1000"]
+    for kind in ("baseline", "socklb"):
+        where = f"1000 connections {kind}"
+        assert c[kind]["held"]["median"] == 1000, f"{where}: {c[kind]['held']}"
+        for key in ("bytes_per_connection", "unreclaimable_bytes_per_connection",
+                    "slab_bytes_per_connection"):
+            assert_spread(c[kind][key], f"{where} {key}")
+    assert_spread(c["socklb"]["agent_rss_kb"], "1000 connections agent RSS")
+    assert_spread(c["socklb_adds"]["unreclaimable_bytes_per_connection"], "socklb adds")
+    assert isinstance(c["socklb_adds"]["caches"], dict)
+    assert all(is_num(v) for v in c["socklb"]["tracked_live"]), c["socklb"]["tracked_live"]
+    exp = conns["sk_storage_expected"]
+    assert exp is None or is_num(exp["kmalloc_bytes"]), exp
+    md = open(os.path.join(out_dir(), "results.md")).read()
+    assert "Held connections" in md
