@@ -29,10 +29,12 @@ int bpf_sock_destroy(struct sock_common *sk) __ksym;
 
 /*
  * Idle: nothing sent and unacknowledged, nothing unread, no data either way
- * for the idle quiet time, and the last data received came after the last
- * data sent (so no request is waiting for its response).
+ * for the idle quiet time, and data has arrived since this side last sent
+ * any (so no request is waiting for its response).  The last test compares
+ * sequence numbers, not times: a request sent in the same jiffy as the
+ * answer before it is still a request outstanding.
  */
-static __always_inline bool tcp_idle(struct tcp_sock *tp)
+static __always_inline bool tcp_idle(struct tcp_sock *tp, const struct socklb_sock *s)
 {
 	__u32 now = (__u32)bpf_jiffies64();
 	__u32 quiet = ns_to_jiffies(socklb_cfg.idle_quiet_ns);
@@ -43,14 +45,14 @@ static __always_inline bool tcp_idle(struct tcp_sock *tp)
 		return false;
 	if ((__s32)(now - last_sent) < (__s32)quiet || (__s32)(now - last_recv) < (__s32)quiet)
 		return false;
-	return (__s32)(last_recv - last_sent) >= 0;
+	return !s->sent_data || tp->rcv_nxt != s->rcv_nxt_at_send;
 }
 
 /* Ends the socket if idle or due; returns true if it was ended. */
 static __always_inline bool try_end(struct sock_common *skc, struct tcp_sock *tp,
 				    const struct socklb_sock *s, const struct end_wish *w)
 {
-	bool idle = tcp_idle(tp);
+	bool idle = tcp_idle(tp, s);
 
 	if (!idle && bpf_ktime_get_ns() < w->force_after_ns) {
 		count_busy(w->reason);

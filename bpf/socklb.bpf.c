@@ -188,6 +188,11 @@ int socklb_sockops(struct bpf_sock_ops *skops)
 		if (s)
 			sock_state_established(s);
 		break;
+	case BPF_SOCK_OPS_HDR_OPT_LEN_CB:
+		s = sock_state_of(sk);
+		if (s)
+			sock_state_sending(s, skops->skb_len, skops->rcv_nxt);
+		break;
 	case BPF_SOCK_OPS_STATE_CB:
 		/*
 		 * Leaving ESTABLISHED (a FIN either way, or a reset) ends a live

@@ -159,6 +159,12 @@ struct socklb_sock {
 	__u64 cookie;	      /* the socket's cookie */
 	__u64 connect_ns;     /* bpf_ktime_get_ns when the SYN left */
 	__u64 established_ns; /* 0 until established */
+	/*
+	 * rcv_nxt when this side last sent data: if nothing has been received
+	 * since, a request may be waiting for its answer (the idle test).
+	 */
+	__u32 rcv_nxt_at_send;
+	__u32 sent_data; /* 1 once this side has sent data */
 };
 
 /*

@@ -18,12 +18,15 @@
 #define SOL_TCP 6
 
 /*
- * The mark of a socket socklb balanced: state callbacks (which it needs to
- * see the close) and RTO callbacks (rare, ignored), a pair another program
- * is unlikely to ask for.  sockops tells every other socket by this alone,
- * without a lookup.
+ * The mark of a socket socklb balanced, a set of sockops callbacks another
+ * program is unlikely to ask for all of: state changes (to see the close),
+ * the header-option callback of every segment sent (to see when this side
+ * last sent data, for the idle test; no option is ever written), and RTO
+ * (rare, ignored).  sockops tells every other socket by this alone, without
+ * a lookup.
  */
-#define SOCKLB_SOCK_MARK (BPF_SOCK_OPS_STATE_CB_FLAG | BPF_SOCK_OPS_RTO_CB_FLAG)
+#define SOCKLB_SOCK_MARK                                                                           \
+	(BPF_SOCK_OPS_STATE_CB_FLAG | BPF_SOCK_OPS_RTO_CB_FLAG | BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG)
 
 #define SOCKLB_HANDOFF_MASK (SOCKLB_HANDOFF_SLOTS - 1)
 _Static_assert((SOCKLB_HANDOFF_SLOTS & SOCKLB_HANDOFF_MASK) == 0, "a power of two");
@@ -130,6 +133,7 @@ static __always_inline struct socklb_sock *sock_state_connecting(struct bpf_sock
 	s->phase = SOCKLB_SOCK_CONNECTING;
 	s->connect_ns = bpf_ktime_get_ns();
 	s->established_ns = 0;
+	s->sent_data = 0;
 	st = backend_stats_of(s->backend_id);
 	if (st)
 		__sync_fetch_and_add(&st->connecting, 1);
@@ -149,6 +153,18 @@ static __always_inline void sock_state_established(struct socklb_sock *s)
 		__sync_fetch_and_sub(&st->connecting, 1);
 		__sync_fetch_and_add(&st->live, 1);
 	}
+}
+
+/*
+ * A segment with data is about to leave (HDR_OPT_LEN_CB; len: its payload):
+ * remember how far the other side's data had come, for the idle test.
+ */
+static __always_inline void sock_state_sending(struct socklb_sock *s, __u32 len, __u32 rcv_nxt)
+{
+	if (!len)
+		return; /* a bare ACK says nothing about requests */
+	s->rcv_nxt_at_send = rcv_nxt;
+	s->sent_data = 1;
 }
 
 /*

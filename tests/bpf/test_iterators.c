@@ -180,6 +180,66 @@ START_TEST(test_ender_takes_idle_connections_first)
 }
 END_TEST
 
+/*
+ * A request sent right after the answer to the one before (within the same
+ * jiffy, as a busy client does) is outstanding: the connection is not idle
+ * however quiet it has been since.  The other connection, whose last request
+ * was answered, is idle.
+ */
+START_TEST(test_a_request_outstanding_is_never_idle)
+{
+	struct socklb_end_stats es;
+	struct bpf_link *ender;
+	struct rebalance_bpf *rb;
+	struct fixture f;
+	int waiting, answered, srv[2], ws, as;
+	char buf[16], err[512];
+
+	REQUIRE_FIXTURE(&f, NULL);
+	fixture_listeners(&f, 1);
+	fixture_service(&f, VIP, 0, 1, 1);
+	ck_assert_int_ge(waiting = fixture_connect(VIP), 0);
+	ck_assert_int_eq(fixture_accept_all(&f, 0, srv, 1), 1);
+	ws = srv[0];
+	ck_assert_int_ge(answered = fixture_connect(VIP), 0);
+	ck_assert_int_eq(fixture_accept_all(&f, 0, srv, 1), 1);
+	as = srv[0];
+	for (int i = 0; i < 2; i++) {
+		int c = i ? answered : waiting, sv = i ? as : ws;
+
+		ck_assert_int_eq(write(c, "req", 3), 3);
+		ck_assert_int_eq(read(sv, buf, 3), 3);
+		ck_assert_int_eq(write(sv, "rsp", 3), 3);
+		ck_assert_int_eq(read(c, buf, 3), 3);
+	}
+	/* The next request, at once; the server reads it and says nothing. */
+	ck_assert_int_eq(write(waiting, "req", 3), 3);
+	ck_assert_int_eq(read(ws, buf, 3), 3);
+	usleep(150000); /* past the quiet time, and past the server's delayed ACK */
+
+	rb = loader_load_rebalance(&f.loader, err, sizeof(err));
+	ck_assert_msg(rb != NULL, "%s", err);
+	ender = bpf_program__attach_iter(rb->progs.socklb_end_connections, NULL);
+	ck_assert_ptr_nonnull(ender);
+	set_budget(&f, 1, 2, mono_now_ns() + 60 * NS_PER_SEC);
+	run_iter(ender);
+	ck_assert_msg(!ended(waiting), "a connection with a request outstanding was ended as idle");
+	ck_assert_msg(ended(answered), "the idle connection was not ended");
+	ck_assert_int_eq(lb_maps_read_end_stats(&f.loader.maps, SOCKLB_END_IMBALANCE, &es), 0);
+	ck_assert_uint_eq(es.graceful, 1);
+	ck_assert_uint_eq(es.forced, 0);
+	ck_assert_uint_eq(es.busy_skipped, 1);
+
+	bpf_link__destroy(ender);
+	rebalance_bpf__destroy(rb);
+	close(waiting);
+	close(answered);
+	close(ws);
+	close(as);
+	fixture_stop(&f);
+}
+END_TEST
+
 Suite *bpf_iter_suite(void)
 {
 	Suite *s = suite_create("bpf_iter");
@@ -188,6 +248,7 @@ Suite *bpf_iter_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_connections_iterator_lists_every_balanced_connection);
 	tcase_add_test(tc, test_ender_takes_idle_connections_first);
+	tcase_add_test(tc, test_a_request_outstanding_is_never_idle);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -82,18 +82,20 @@ class Agent:
                 return {b["address"]: b for b in svc["backends"]}
         raise AssertionError(f"service {vip} not in status")
 
-    def backends(self, vip):
-        """{backend address: its status dict} for the service at vip."""
+    def backends(self, vip, draining=False):
+        """{backend address: its status dict} for the service at vip: its set,
+        and with draining=True also the removed backends still draining."""
         for svc in self.status()["services"]:
             if svc["vip"] == vip:
-                return {b["address"]: b for b in svc["backends"]}
+                return {b["address"]: b for b in svc["backends"]
+                        if draining or not b.get("draining")}
         raise AssertionError(f"service {vip} not in status")
 
-    def wait_backends(self, vip, predicate, timeout=5.0):
+    def wait_backends(self, vip, predicate, timeout=5.0, draining=False):
         """Polls status until predicate(backends) holds; returns them."""
         deadline = time.monotonic() + timeout
         while True:
-            bes = self.backends(vip)
+            bes = self.backends(vip, draining=draining)
             if predicate(bes) or time.monotonic() > deadline:
                 return bes
             time.sleep(0.05)

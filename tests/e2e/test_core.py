@@ -116,12 +116,22 @@ def test_sighup_adds_and_removes_backends_without_touching_the_rest():
         for p in pods[:2]:  # kept: same id, same connections
             assert after[p.addr]["backend_id"] == before[p.addr]["backend_id"], (before, after)
             assert after[p.addr]["live"] == 2, after
+        # pod-3 is out of the set, but its 2 connections still show, as draining.
+        shown = agent.wait_backends(VIP, lambda b: pods[2].addr in b, draining=True)
+        gone = shown[pods[2].addr]
+        assert gone["draining"] and gone["live"] == 2, gone
+        assert gone["backend_id"] == before[pods[2].addr]["backend_id"], (before, gone)
         # Existing channels still reach their pods, pod-3's included.
         again = client_round(proc)
         assert again["ok"] == 6 and again["by_channel"] == out["by_channel"], (out, again)
         # New connections go to the least loaded: the two new pods.
         fresh = run_grpc_client(client, VIP, cgroup=cg, channels=4)
         assert fresh["by_pod"] == {"pod-4": 2, "pod-5": 2}, fresh
+        # Once its connections are closed, the drained backend leaves status.
+        topo.stop(proc)
+        left = agent.wait_backends(VIP, lambda b: pods[2].addr not in b, draining=True,
+                                   timeout=5)
+        assert pods[2].addr not in left, left
 
 
 def test_zero_backends_refuse_at_once_with_econnrefused():

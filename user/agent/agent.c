@@ -32,7 +32,8 @@ struct agent {
 	int signal_fd;
 	struct loop_watch *signal_watch;
 	struct loop_timer tick;
-	bool started; /* the programs were attached */
+	size_t n_draining; /* retired backends at the last tick, for the state file */
+	bool started;	   /* the programs were attached */
 };
 
 static void reload(struct agent *a)
@@ -78,6 +79,10 @@ static void on_tick(void *arg)
 	struct agent *a = arg;
 
 	service_table_reap_retired(&a->table);
+	if (a->table.n_retired != a->n_draining) {
+		a->n_draining = a->table.n_retired;
+		agent_sources_changed(a->sources);
+	}
 	if (loop_timer_arm(a->loop, &a->tick, AGENT_TICK_MS, on_tick, a))
 		log_error("msg=\"cannot re-arm the agent tick\"");
 }

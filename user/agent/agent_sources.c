@@ -79,7 +79,8 @@ static void write_state(void *arg)
 	for (size_t i = 0; i < s->table->n; i++)
 		svcs[i] = agent_sources_describe(s, &s->table->items[i]);
 	k8s_source_unplaced(s->k8s, svcs + s->table->n, n_unplaced);
-	if (state_file_write(s->state_path, s->pin_path, svcs, n, err, sizeof(err))) {
+	if (state_file_write(s->state_path, s->pin_path, svcs, n, s->table->retired,
+			     s->table->n_retired, err, sizeof(err))) {
 		if (!s->write_failing)
 			log_warn("msg=\"socklb status will not show sources\" error=%s",
 				 log_q(err));
@@ -106,6 +107,11 @@ static void state_changed(void *arg)
 	else if (loop_timer_arm(s->loop, &s->write_timer, STATE_WRITE_INTERVAL_MS - since,
 				write_state, s))
 		write_state(s); /* cannot wait: write now */
+}
+
+void agent_sources_changed(struct agent_sources *s)
+{
+	state_changed(s);
 }
 
 struct agent_sources *agent_sources_start(struct event_loop *loop, struct service_table *table,

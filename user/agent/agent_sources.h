@@ -23,6 +23,8 @@ struct agent_sources *agent_sources_start(struct event_loop *loop, struct servic
 					  const struct service_spec_list *specs);
 /* Call after each later service_table_apply (SIGHUP) with the same specs. */
 void agent_sources_apply(struct agent_sources *s, const struct service_spec_list *specs);
+/* Something status shows changed (e.g. a draining backend left): write the state file soon. */
+void agent_sources_changed(struct agent_sources *s);
 /* What status and metrics show of one service's source. */
 struct state_service agent_sources_describe(const struct agent_sources *s,
 					    const struct agent_service *svc);

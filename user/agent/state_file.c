@@ -68,10 +68,27 @@ static json_object *service_json(const struct state_service *s)
 	return o;
 }
 
-static json_object *state_json(const char *pin_path, const struct state_service *svcs, size_t n)
+static json_object *draining_json(const struct retired_backend *r)
+{
+	json_object *o = json_object_new_object();
+	char text[ENDPOINT_STR_LEN];
+
+	json_object_object_add(
+	    o, "vip",
+	    r->vip.family ? json_object_new_string(endpoint_str(&r->vip, text, sizeof(text)))
+			  : NULL);
+	json_object_object_add(o, "backend",
+			       json_object_new_string(endpoint_str(&r->ep, text, sizeof(text))));
+	json_object_object_add(o, "backend_id", json_object_new_int64(r->id));
+	return o;
+}
+
+static json_object *state_json(const char *pin_path, const struct state_service *svcs, size_t n,
+			       const struct retired_backend *draining, size_t n_draining)
 {
 	json_object *root = json_object_new_object();
 	json_object *list = json_object_new_array();
+	json_object *drain = json_object_new_array();
 	struct timespec now;
 
 	clock_gettime(CLOCK_REALTIME, &now);
@@ -83,6 +100,9 @@ static json_object *state_json(const char *pin_path, const struct state_service 
 	for (size_t i = 0; i < n; i++)
 		json_object_array_add(list, service_json(&svcs[i]));
 	json_object_object_add(root, "services", list);
+	for (size_t i = 0; i < n_draining; i++)
+		json_object_array_add(drain, draining_json(&draining[i]));
+	json_object_object_add(root, "draining", drain);
 	return root;
 }
 
@@ -115,9 +135,10 @@ static int write_all(int fd, const char *text)
 }
 
 int state_file_write(const char *path, const char *pin_path, const struct state_service *svcs,
-		     size_t n, char *err, size_t errlen)
+		     size_t n, const struct retired_backend *draining, size_t n_draining, char *err,
+		     size_t errlen)
 {
-	json_object *root = state_json(pin_path, svcs, n);
+	json_object *root = state_json(pin_path, svcs, n, draining, n_draining);
 	char tmp[4200];
 	int fd, ret = ensure_dir(path);
 

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include "model/endpoint.h"
+#include "model/service_table.h"
 
 #define STATE_FILE_DIR "/run/socklb"
 #define STATE_FILE_VERSION 1
@@ -36,9 +37,13 @@ void state_file_path(const char *state_file, const char *pin_path, char *buf, si
 /* Removes the file (for `socklb agent --cleanup`); a missing one is fine. */
 int state_file_remove(const char *path, char *err, size_t errlen);
 
-/* Writes the whole file (creating its directory if need be). */
+/*
+ * Writes the whole file (creating its directory if need be): the services,
+ * and the backends removed from them whose connections still drain.
+ */
 int state_file_write(const char *path, const char *pin_path, const struct state_service *svcs,
-		     size_t n, char *err, size_t errlen);
+		     size_t n, const struct retired_backend *draining, size_t n_draining, char *err,
+		     size_t errlen);
 
 /* The parsed file (json_object_put it), or NULL: absent (err empty) or unreadable. */
 json_object *state_file_read(const char *path, char *err, size_t errlen);

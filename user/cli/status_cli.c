@@ -24,6 +24,7 @@ struct status_args {
 struct backend_row {
 	struct endpoint ep;
 	__u32 id;
+	bool draining; /* removed from the service; its connections are still being ended */
 	struct socklb_backend_stats stats;
 };
 
@@ -76,12 +77,38 @@ static error_t parse_status_option(int key, char *arg, struct argp_state *state)
 }
 
 /* The agent may switch sets while we read: what vanished meanwhile is left out. */
-static int read_backends(const struct lb_maps *maps, struct service_row *row)
+/* Removed backends of this service still draining: the agent lists them in its state file. */
+#define MAX_DRAINING_SHOWN 1024
+
+static void read_draining(const struct lb_maps *maps, struct service_row *row, const __u32 *ids,
+			  size_t n)
 {
+	for (size_t i = 0; i < n; i++) {
+		struct backend_row *b = &row->backends[row->n_backends];
+		struct socklb_backend be;
+
+		/* Gone since the file was written: its id was reaped. */
+		if (lb_maps_read_backend(maps, ids[i], &be) || !be.family ||
+		    lb_maps_read_stats(maps, ids[i], &b->stats) ||
+		    b->stats.live + b->stats.connecting == 0)
+			continue;
+		b->id = ids[i];
+		b->ep = endpoint_from_backend(&be);
+		b->draining = true;
+		row->n_backends++;
+	}
+}
+
+static int read_backends(const struct lb_maps *maps, struct service_row *row, json_object *state)
+{
+	__u32 draining[MAX_DRAINING_SHOWN];
+	size_t n_draining = status_sources_draining(state, &row->vip, draining, MAX_DRAINING_SHOWN);
 	size_t n = row->svc.backend_count;
 	struct lb_set_member *members = calloc(n ? n : 1, sizeof(*members));
 
-	row->backends = calloc(n ? n : 1, sizeof(*row->backends));
+	if (n_draining > MAX_DRAINING_SHOWN)
+		n_draining = MAX_DRAINING_SHOWN;
+	row->backends = calloc(n + n_draining + 1, sizeof(*row->backends));
 	if (!members || !row->backends) {
 		free(members);
 		return -ENOMEM;
@@ -95,6 +122,7 @@ static int read_backends(const struct lb_maps *maps, struct service_row *row)
 		lb_maps_read_stats(maps, b->id, &b->stats);
 	}
 	free(members);
+	read_draining(maps, row, draining, n_draining);
 	return 0;
 }
 
@@ -106,6 +134,7 @@ static int by_vip(const void *a, const void *b)
 
 struct service_rows {
 	const struct lb_maps *maps;
+	json_object *state; /* the agent's state file, or NULL */
 	struct service_row *rows;
 	size_t n, cap;
 };
@@ -119,15 +148,16 @@ static int add_row(void *arg, const struct socklb_service_key *key,
 	if (ARRAY_RESERVE(all->rows, all->cap, all->n))
 		return -ENOMEM;
 	all->rows[all->n++] = row;
-	return read_backends(all->maps, &all->rows[all->n - 1]);
+	return read_backends(all->maps, &all->rows[all->n - 1], all->state);
 }
 
-static int read_services(const struct lb_maps *maps, struct service_rows *all)
+static int read_services(const struct lb_maps *maps, json_object *state, struct service_rows *all)
 {
 	int ret;
 
 	memset(all, 0, sizeof(*all));
 	all->maps = maps;
+	all->state = state;
 	ret = lb_maps_for_each_service(maps, add_row, all);
 	if (all->n) /* rows is NULL when there is none */
 		qsort(all->rows, all->n, sizeof(*all->rows), by_vip);
@@ -145,8 +175,9 @@ static void print_text(const struct service_row *rows, size_t n, json_object *st
 		const struct service_row *s = &rows[i];
 
 		printf("service %s  id=%u backends=%zu%s\n",
-		       endpoint_str(&s->vip, vip, sizeof(vip)), s->svc.service_id, s->n_backends,
-		       s->n_backends ? "" : "  (connects refused: ECONNREFUSED)");
+		       endpoint_str(&s->vip, vip, sizeof(vip)), s->svc.service_id,
+		       (size_t)s->svc.backend_count,
+		       s->svc.backend_count ? "" : "  (connects refused: ECONNREFUSED)");
 		status_sources_text(state, &s->vip);
 		if (s->n_backends)
 			printf("  %-46s %6s %6s %10s %10s %10s %10s %10s %10s\n", "BACKEND", "ID",
@@ -155,9 +186,12 @@ static void print_text(const struct service_row *rows, size_t n, json_object *st
 		for (size_t j = 0; j < s->n_backends; j++) {
 			const struct backend_row *b = &s->backends[j];
 
-			printf("  %-46s %6u %6llu %10llu %10llu %10llu %10llu %10llu %10llu",
-			       endpoint_str(&b->ep, be, sizeof(be)), b->id,
-			       (unsigned long long)b->stats.live,
+			char addr[ENDPOINT_STR_LEN + 12];
+
+			snprintf(addr, sizeof(addr), "%s%s", endpoint_str(&b->ep, be, sizeof(be)),
+				 b->draining ? " draining" : "");
+			printf("  %-46s %6u %6llu %10llu %10llu %10llu %10llu %10llu %10llu", addr,
+			       b->id, (unsigned long long)b->stats.live,
 			       (unsigned long long)b->stats.connecting,
 			       (unsigned long long)b->stats.connects,
 			       (unsigned long long)b->stats.connect_failures,
@@ -181,6 +215,7 @@ static json_object *backend_json(const struct backend_row *b, const struct statu
 	json_object_object_add(o, "address",
 			       json_object_new_string(endpoint_str(&b->ep, be, sizeof(be))));
 	json_object_object_add(o, "backend_id", json_object_new_int64(b->id));
+	json_object_object_add(o, "draining", json_object_new_boolean(b->draining));
 	json_object_object_add(o, "live", json_object_new_int64((int64_t)b->stats.live));
 	json_object_object_add(o, "connecting",
 			       json_object_new_int64((int64_t)b->stats.connecting));
@@ -260,13 +295,13 @@ int cmd_status(int argc, char **argv)
 		fprintf(stderr, "socklb status: %s\n", err);
 		return 1;
 	}
-	ret = read_services(&maps, &all);
+	state = status_sources_load(args.pin_path, args.state_file);
+	ret = read_services(&maps, state, &all);
 	if (ret)
 		snprintf(err, sizeof(err), "cannot read the maps: %s", strerror(-ret));
 	else
 		ret = status_datapath_read(&maps, args.pin_path, args.connections, &dp, err,
 					   sizeof(err));
-	state = status_sources_load(args.pin_path, args.state_file);
 	if (ret) {
 		fprintf(stderr, "socklb status: %s\n", err);
 	} else if (args.json) {

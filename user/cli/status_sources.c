@@ -141,6 +141,30 @@ void status_sources_json(json_object *state, const struct endpoint *vip, json_ob
 	add_source_keys(e, svc);
 }
 
+size_t status_sources_draining(json_object *state, const struct endpoint *vip, __u32 *ids,
+			       size_t max)
+{
+	char text[ENDPOINT_STR_LEN];
+	json_object *list, *id;
+	size_t n = 0;
+
+	if (!state || !json_object_object_get_ex(state, "draining", &list) ||
+	    !json_object_is_type(list, json_type_array))
+		return 0;
+	endpoint_str(vip, text, sizeof(text));
+	for (size_t i = 0; i < json_object_array_length(list); i++) {
+		json_object *e = json_object_array_get_idx(list, i);
+		const char *v = get_str(e, "vip", NULL);
+
+		if (!v || strcmp(v, text) || !json_object_object_get_ex(e, "backend_id", &id))
+			continue;
+		if (n < max)
+			ids[n] = (__u32)json_object_get_int64(id);
+		n++;
+	}
+	return n;
+}
+
 static size_t n_entries(json_object *state, json_object **list)
 {
 	if (!state || !json_object_object_get_ex(state, "services", list) ||

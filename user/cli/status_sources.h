@@ -20,6 +20,13 @@ void status_sources_text(json_object *state, const struct endpoint *vip);
 /* Adds source, source_state, last_refresh, last_error to a service's JSON. */
 void status_sources_json(json_object *state, const struct endpoint *vip, json_object *svc);
 
+/*
+ * The ids of vip's backends that were removed but still drain (the file's
+ * "draining" list); fills up to max, returns how many there are.
+ */
+size_t status_sources_draining(json_object *state, const struct endpoint *vip, __u32 *ids,
+			       size_t max);
+
 /* Whether the file lists a service not shown yet (one missing from the maps). */
 bool status_sources_any_unshown(json_object *state);
 /* Prints, or appends to the JSON services array, the services not shown yet. */

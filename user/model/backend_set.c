@@ -12,8 +12,8 @@ int backend_set_change(const struct backend_set *current, const struct endpoint 
 
 	memset(change, 0, sizeof(*change));
 	change->next.items = calloc(n_desired ? n_desired : 1, sizeof(struct backend_ref));
-	change->removed_ids = calloc(current->n ? current->n : 1, sizeof(__u32));
-	if (!change->next.items || !change->removed_ids) {
+	change->removed = calloc(current->n ? current->n : 1, sizeof(struct backend_ref));
+	if (!change->next.items || !change->removed) {
 		backend_change_free(change);
 		return -ENOMEM;
 	}
@@ -24,7 +24,7 @@ int backend_set_change(const struct backend_set *current, const struct endpoint 
 					 : endpoint_cmp(&current->items[i].ep, &desired[j]);
 
 		if (c < 0) {
-			change->removed_ids[change->n_removed++] = current->items[i++].id;
+			change->removed[change->n_removed++] = current->items[i++];
 		} else if (c > 0) {
 			change->next.items[change->next.n++].ep = desired[j++];
 			change->n_added++;
@@ -39,8 +39,8 @@ int backend_set_change(const struct backend_set *current, const struct endpoint 
 void backend_change_free(struct backend_change *change)
 {
 	backend_set_free(&change->next);
-	free(change->removed_ids);
-	change->removed_ids = NULL;
+	free(change->removed);
+	change->removed = NULL;
 	change->n_removed = 0;
 }
 

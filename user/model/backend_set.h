@@ -22,7 +22,7 @@ struct backend_set {
 
 struct backend_change {
 	struct backend_set next;
-	__u32 *removed_ids;
+	struct backend_ref *removed; /* in the current set, not in the next */
 	size_t n_removed;
 	size_t n_added;
 };

@@ -72,16 +72,32 @@ static int adopt_service(void *arg, const struct socklb_service_key *key,
 	return adopt_backends(t, svc, value);
 }
 
+/* The VIP of the adopted service of that id (none: a service removed before). */
+static struct endpoint vip_of(const struct service_table *t, __u32 service_id)
+{
+	struct endpoint none = {0};
+
+	for (size_t i = 0; i < t->n; i++) {
+		if (t->items[i].slots.service_id == service_id)
+			return t->items[i].vip;
+	}
+	return none;
+}
+
 /* Backends no service lists that still hold connections were being drained. */
 static int adopt_retired(struct service_table *t, const bool *in_use, __u32 limit)
 {
 	for (__u32 id = 1; id < limit; id++) {
 		struct socklb_backend_stats st;
+		struct socklb_backend be;
+		struct endpoint vip, ep;
 
 		if (in_use[id] || lb_maps_read_stats(t->maps, id, &st) ||
-		    st.live + st.connecting == 0)
+		    st.live + st.connecting == 0 || lb_maps_read_backend(t->maps, id, &be))
 			continue;
-		if (service_table_retire_backend(t, id))
+		vip = vip_of(t, be.service_id);
+		ep = endpoint_from_backend(&be);
+		if (service_table_retire_backend(t, id, &vip, &ep))
 			return -ENOMEM;
 	}
 	return 0;
@@ -103,7 +119,7 @@ static __u32 *collect_backend_ids(struct service_table *t, size_t *n)
 			ids[(*n)++] = t->items[i].backends.items[j].id;
 	}
 	for (size_t i = 0; i < t->n_retired; i++)
-		ids[(*n)++] = t->retired[i];
+		ids[(*n)++] = t->retired[i].id;
 	return ids;
 }
 

@@ -53,11 +53,12 @@ static struct agent_service *add_service(struct service_table *t, const struct s
 	return service_table_add_with_id(t, spec, 0);
 }
 
-int service_table_retire_backend(struct service_table *t, __u32 id)
+int service_table_retire_backend(struct service_table *t, __u32 id, const struct endpoint *vip,
+				 const struct endpoint *ep)
 {
 	if (ARRAY_RESERVE(t->retired, t->cap_retired, t->n_retired))
 		return -ENOMEM;
-	t->retired[t->n_retired++] = id;
+	t->retired[t->n_retired++] = (struct retired_backend){id, *vip, *ep};
 	return 0;
 }
 
@@ -136,7 +137,8 @@ static int update_backends(struct service_table *t, struct agent_service *svc,
 		return -EIO;
 	}
 	for (size_t i = 0; i < change.n_removed; i++)
-		service_table_retire_backend(t, change.removed_ids[i]);
+		service_table_retire_backend(t, change.removed[i].id, &svc->vip,
+					     &change.removed[i].ep);
 	log_info("msg=\"service updated\" service=%s source=%s backends=%zu added=%zu "
 		 "removed=%zu",
 		 endpoint_str(&svc->vip, vip, sizeof(vip)), log_q(svc->source), change.next.n,
@@ -212,7 +214,8 @@ static void remove_service(struct service_table *t, size_t index)
 		log_warn("msg=\"cannot delete service from maps\" service=%s",
 			 endpoint_str(&svc->vip, vip, sizeof(vip)));
 	for (size_t i = 0; i < svc->backends.n; i++)
-		service_table_retire_backend(t, svc->backends.items[i].id);
+		service_table_retire_backend(t, svc->backends.items[i].id, &svc->vip,
+					     &svc->backends.items[i].ep);
 	id_pool_release(&t->service_ids, svc->slots.service_id);
 	log_info("msg=\"service removed\" service=%s", endpoint_str(&svc->vip, vip, sizeof(vip)));
 	backend_set_free(&svc->backends);
@@ -329,10 +332,10 @@ void service_table_reap_retired(struct service_table *t)
 
 	for (size_t i = 0; i < t->n_retired; i++) {
 		struct socklb_backend_stats st;
-		__u32 id = t->retired[i];
+		__u32 id = t->retired[i].id;
 
 		if (lb_maps_read_stats(t->maps, id, &st) == 0 && st.live + st.connecting > 0)
-			t->retired[kept++] = id;
+			t->retired[kept++] = t->retired[i];
 		else
 			id_pool_release(&t->backend_ids, id);
 	}

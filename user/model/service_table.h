@@ -27,14 +27,21 @@ struct agent_service {
 	const void *owner;
 };
 
+/* A backend taken out of its service whose connections may still drain. */
+struct retired_backend {
+	__u32 id;
+	struct endpoint vip; /* the service it was in */
+	struct endpoint ep;
+};
+
 struct service_table {
 	const struct lb_maps *maps;
 	struct agent_service *items;
 	size_t n, cap;
 	struct id_pool service_ids;
 	struct id_pool backend_ids;
-	/* Ids of removed backends, reused only once their connections are gone. */
-	__u32 *retired;
+	/* Removed backends, their ids reused only once their connections are gone. */
+	struct retired_backend *retired;
 	size_t n_retired, cap_retired;
 	/* Called after a service's backend set changed in the maps. */
 	void (*changed)(void *arg);

@@ -8,7 +8,8 @@
 /* Adds a service for spec's VIP with this id (0: a fresh one); NULL if full. */
 struct agent_service *service_table_add_with_id(struct service_table *t,
 						const struct service_spec *spec, __u32 id);
-/* Keeps id out of the pool until its last connection is gone; -ENOMEM. */
-int service_table_retire_backend(struct service_table *t, __u32 id);
+/* Keeps id (backend ep of service vip) out of the pool until its last connection is gone. */
+int service_table_retire_backend(struct service_table *t, __u32 id, const struct endpoint *vip,
+				 const struct endpoint *ep);
 
 #endif

@@ -115,7 +115,7 @@ static void plan_removed(struct rebalancer *r, __u32 *ids, size_t *n_ids, size_t
 
 	for (size_t i = 0; i < r->table->n_retired && *n_ids < cap_ids; i++) {
 		struct socklb_backend_stats st = {0};
-		__u32 id = r->table->retired[i];
+		__u32 id = r->table->retired[i].id;
 		struct backend_memory *m = &r->mem[id];
 
 		if (read_stats(r, id, &st) || st.live == 0) {

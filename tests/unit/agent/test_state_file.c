@@ -68,8 +68,12 @@ START_TEST(test_write_then_read)
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	/* The directory is created when missing, as /run/socklb is on first start. */
 	snprintf(path, sizeof(path), "%s/sub/pins.json", dir);
-	ck_assert_msg(state_file_write(path, "/sys/fs/bpf/pins", svcs, 2, err, sizeof(err)) == 0,
-		      "%s", err);
+	struct retired_backend draining[] = {{17, ep("10.96.0.10:8080"), ep("10.244.1.14:8080")}};
+	json_object *list;
+
+	ck_assert_msg(
+	    state_file_write(path, "/sys/fs/bpf/pins", svcs, 2, draining, 1, err, sizeof(err)) == 0,
+	    "%s", err);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	ck_assert_int_eq(stat(tmp, &st), -1); /* renamed into place, nothing left over */
 
@@ -92,11 +96,18 @@ START_TEST(test_write_then_read)
 	ck_assert_ptr_null(get_string(e, "last_refresh"));
 	ck_assert_ptr_null(get_string(e, "last_error"));
 	ck_assert_ptr_null(state_file_find(root, "10.96.0.11:80"));
+	/* The backend removed from 10.96.0.10:8080 whose connections still drain. */
+	ck_assert(json_object_object_get_ex(root, "draining", &list));
+	ck_assert_uint_eq(json_object_array_length(list), 1);
+	e = json_object_array_get_idx(list, 0);
+	ck_assert_str_eq(get_string(e, "vip"), "10.96.0.10:8080");
+	ck_assert_str_eq(get_string(e, "backend"), "10.244.1.14:8080");
+	ck_assert_int_eq((int)get_double(e, "backend_id"), 17);
 	json_object_put(root);
 
 	/* A second write replaces the first whole. */
-	ck_assert_int_eq(state_file_write(path, "/sys/fs/bpf/pins", svcs + 1, 1, err, sizeof(err)),
-			 0);
+	ck_assert_int_eq(
+	    state_file_write(path, "/sys/fs/bpf/pins", svcs + 1, 1, NULL, 0, err, sizeof(err)), 0);
 	root = state_file_read(path, err, sizeof(err));
 	ck_assert_ptr_null(state_file_find(root, "10.96.0.10:8080"));
 	ck_assert_ptr_nonnull(state_file_find(root, "[fd00::10]:80"));
@@ -137,8 +148,9 @@ START_TEST(test_write_error_names_the_file)
 	struct state_service svc = {.vip = ep("10.96.0.10:80"), .kind = "static", .state = "ok"};
 	char err[512] = "";
 
-	ck_assert_int_eq(state_file_write("/proc/socklb-no/x.json", "p", &svc, 1, err, sizeof(err)),
-			 -ENOENT);
+	ck_assert_int_eq(
+	    state_file_write("/proc/socklb-no/x.json", "p", &svc, 1, NULL, 0, err, sizeof(err)),
+	    -ENOENT);
 	ck_assert_str_contains(err, "/proc/socklb-no/x.json");
 }
 END_TEST

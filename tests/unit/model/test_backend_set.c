@@ -60,7 +60,7 @@ START_TEST(test_empty_to_n)
 	ck_assert_uint_eq(c.n_removed, 0);
 	backend_change_free(&c);
 	ck_assert_ptr_null(c.next.items);
-	ck_assert_ptr_null(c.removed_ids);
+	ck_assert_ptr_null(c.removed);
 	ck_assert_uint_eq(c.next.n, 0);
 	ck_assert_uint_eq(c.n_removed, 0);
 }
@@ -78,9 +78,9 @@ START_TEST(test_n_to_empty)
 	ck_assert_uint_eq(c.next.n, 0);
 	ck_assert_uint_eq(c.n_added, 0);
 	ck_assert_uint_eq(c.n_removed, 3);
-	ck_assert_uint_eq(c.removed_ids[0], 7);
-	ck_assert_uint_eq(c.removed_ids[1], 3);
-	ck_assert_uint_eq(c.removed_ids[2], 12);
+	ck_assert_uint_eq(c.removed[0].id, 7);
+	ck_assert_uint_eq(c.removed[1].id, 3);
+	ck_assert_uint_eq(c.removed[2].id, 12);
 	backend_change_free(&c);
 }
 END_TEST
@@ -134,7 +134,7 @@ START_TEST(test_kept_keep_ids)
 	assert_next(&c, want_texts, want_ids, 3);
 	ck_assert_uint_eq(c.n_added, 1);
 	ck_assert_uint_eq(c.n_removed, 1);
-	ck_assert_uint_eq(c.removed_ids[0], 2);
+	ck_assert_uint_eq(c.removed[0].id, 2);
 	/* The current set is not touched. */
 	ck_assert_uint_eq(cur.set.n, 3);
 	ck_assert_uint_eq(cur.refs[1].id, 2);
@@ -161,9 +161,9 @@ START_TEST(test_interleaved)
 	assert_next(&c, want_texts, want_ids, 6);
 	ck_assert_uint_eq(c.n_added, 4);
 	ck_assert_uint_eq(c.n_removed, 3);
-	ck_assert_uint_eq(c.removed_ids[0], 40);
-	ck_assert_uint_eq(c.removed_ids[1], 80);
-	ck_assert_uint_eq(c.removed_ids[2], 90);
+	ck_assert_uint_eq(c.removed[0].id, 40);
+	ck_assert_uint_eq(c.removed[1].id, 80);
+	ck_assert_uint_eq(c.removed[2].id, 90);
 	backend_change_free(&c);
 }
 END_TEST
@@ -185,8 +185,8 @@ START_TEST(test_replace_all)
 	assert_next(&c, want_texts, want_ids, 2);
 	ck_assert_uint_eq(c.n_added, 2);
 	ck_assert_uint_eq(c.n_removed, 2);
-	ck_assert_uint_eq(c.removed_ids[0], 5);
-	ck_assert_uint_eq(c.removed_ids[1], 6);
+	ck_assert_uint_eq(c.removed[0].id, 5);
+	ck_assert_uint_eq(c.removed[1].id, 6);
 	backend_change_free(&c);
 }
 END_TEST

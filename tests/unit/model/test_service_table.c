@@ -82,7 +82,7 @@ static __u32 live_id(const struct live_set *s, const char *backend)
 static bool is_retired(const struct service_table *t, __u32 id)
 {
 	for (size_t i = 0; i < t->n_retired; i++) {
-		if (t->retired[i] == id)
+		if (t->retired[i].id == id)
 			return true;
 	}
 	return false;
