@@ -62,13 +62,15 @@ static __always_inline int balance(struct bpf_sock_addr *ctx, const struct sockl
 				   bool v6_socket)
 {
 	struct socklb_service *svc = bpf_map_lookup_elem(&services, key);
-	struct socklb_backend_stats *st;
 	struct socklb_backend *be;
 	__u32 backend_id;
+	__u64 cookie;
 
 	if (!svc)
 		return -ENOENT;
-	backend_id = pick_backend(svc);
+	/* The cookie doubles as the scan's random start: it differs on every socket. */
+	cookie = bpf_get_socket_cookie(ctx);
+	backend_id = pick_backend(svc, (__u32)cookie);
 	if (backend_id == SOCKLB_BACKEND_ID_NONE)
 		return -ECONNREFUSED;
 	be = bpf_map_lookup_elem(&backends, &backend_id);
@@ -77,12 +79,8 @@ static __always_inline int balance(struct bpf_sock_addr *ctx, const struct sockl
 
 	write_dest(ctx, be, v6_socket);
 	/* Should the choice not reach sockops, the connection still works: counted. */
-	if (handoff_put(ctx, key, svc->service_id, backend_id))
+	if (handoff_put(ctx, cookie, key, svc->service_id, backend_id))
 		count_event(SOCKLB_DP_UNTRACKED_HANDOFF);
-	st = backend_stats_of(backend_id);
-	if (st)
-		__sync_fetch_and_add(&st->connects, 1);
-	note_activity();
 	return 0;
 }
 

@@ -53,9 +53,12 @@
 /*
  * The connect hook hands its choice to sockops through this many slots per
  * CPU, indexed by socket cookie: a slot is busy only between the hook and
- * the SYN, inside one connect() call, so a few suffice.
+ * the SYN, inside one connect() call.  A connect that finds its slot busy
+ * tries the next few (SOCKLB_HANDOFF_PROBES): many tasks connecting at once
+ * on one CPU, each preempted in its port search, must not take each other's.
  */
-#define SOCKLB_HANDOFF_SLOTS 16
+#define SOCKLB_HANDOFF_SLOTS 64
+#define SOCKLB_HANDOFF_PROBES 4
 
 /* Slot numbers: bit 16 selects the half, the low 16 bits index the set. */
 #define SOCKLB_SLOT_HALF_SHIFT 16
@@ -129,7 +132,7 @@ struct socklb_backend {
 struct socklb_backend_stats {
 	__u64 live;		/* established connections */
 	__u64 connecting;	/* SYN sent, not yet established */
-	__u64 connects;		/* connect() calls sent to this backend */
+	__u64 connects;		/* balanced connections whose SYN went to this backend */
 	__u64 connect_failures; /* closed before they were established */
 	__u64 closes;		/* established connections that closed */
 	__u64 ended_graceful;	/* ended by socklb while idle */
@@ -144,14 +147,27 @@ enum socklb_sock_phase {
 };
 
 /*
- * One balanced connection: the value of the socket-local sock_state map (and
- * of a handoff slot, where cookie says whose it is).
+ * The connect hook's choice, in a handoff slot until sockops takes it over
+ * (cookie says whose it is; 0: free).  jiffies: when it was put, so that a
+ * slot left by a connect that never sent its SYN is known as stale.
  */
+struct socklb_handoff {
+	__u64 cookie;
+	union socklb_addr vip;
+	__u16 vip_port; /* network byte order */
+	__u8 vip_family;
+	__u8 reserved;
+	__u32 service_id;
+	__u32 backend_id;
+	__u32 jiffies;
+};
+
+/* One balanced connection: the value of the socket-local sock_state map. */
 struct socklb_sock {
 	union socklb_addr vip; /* what getpeername shows the app */
 	__u16 vip_port;	       /* network byte order */
 	__u8 vip_family;
-	__u8 phase; /* enum socklb_sock_phase; 0 in a handoff slot */
+	__u8 phase; /* enum socklb_sock_phase */
 	__u32 service_id;
 	__u32 backend_id;
 	__u32 pid; /* tgid of the process that connected */

@@ -84,7 +84,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, SOCKLB_HANDOFF_SLOTS);
 	__type(key, __u32);
-	__type(value, struct socklb_sock);
+	__type(value, struct socklb_handoff);
 } handoff SEC(".maps");
 
 /* Written by the agent, spent by the rebalance iterator (rebalance.bpf.c). */

@@ -41,10 +41,10 @@ static __always_inline __u64 backend_load(__u32 backend_id)
  * Exact least connections over an inline set: every member, starting at a
  * random one so that ties spread instead of piling on the first.
  */
-static __always_inline __u32 pick_least_inline(const struct socklb_service *svc)
+static __always_inline __u32 pick_least_inline(const struct socklb_service *svc, __u32 seed)
 {
 	__u32 n = svc->backend_count;
-	__u32 start = bpf_get_prandom_u32() % n;
+	__u32 start = seed % n;
 	__u32 best = SOCKLB_BACKEND_ID_NONE;
 	__u64 best_load = ~0ULL;
 
@@ -80,8 +80,12 @@ static __always_inline __u32 pick_two_choices(const struct socklb_service *svc)
 	return backend_load(id_b) < backend_load(id_a) ? id_b : id_a;
 }
 
-/* Returns a backend id, or SOCKLB_BACKEND_ID_NONE if the service has none. */
-static __always_inline __u32 pick_backend(const struct socklb_service *svc)
+/*
+ * Returns a backend id, or SOCKLB_BACKEND_ID_NONE if the service has none.
+ * seed: a number that differs from connect to connect (where an exact scan
+ * starts, so that ties spread).
+ */
+static __always_inline __u32 pick_backend(const struct socklb_service *svc, __u32 seed)
 {
 	__u32 n = svc->backend_count;
 
@@ -92,7 +96,7 @@ static __always_inline __u32 pick_backend(const struct socklb_service *svc)
 	if (socklb_cfg.policy == SOCKLB_POLICY_RANDOM)
 		return set_member(svc, bpf_get_prandom_u32() % n);
 	if (n <= SOCKLB_INLINE_BACKENDS)
-		return pick_least_inline(svc);
+		return pick_least_inline(svc, seed);
 	return pick_two_choices(svc);
 }
 

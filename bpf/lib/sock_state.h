@@ -31,34 +31,44 @@
 #define SOCKLB_HANDOFF_MASK (SOCKLB_HANDOFF_SLOTS - 1)
 _Static_assert((SOCKLB_HANDOFF_SLOTS & SOCKLB_HANDOFF_MASK) == 0, "a power of two");
 
-static __always_inline __u32 handoff_index(__u64 cookie)
+/* A slot put this long ago without being taken was left by a connect that never sent its SYN. */
+#define SOCKLB_HANDOFF_STALE_JIFFIES 2
+
+static __always_inline struct socklb_handoff *handoff_slot(__u64 cookie, __u32 probe)
 {
-	return (__u32)cookie & SOCKLB_HANDOFF_MASK;
+	__u32 index = ((__u32)cookie + probe) & SOCKLB_HANDOFF_MASK;
+
+	return bpf_map_lookup_elem(&handoff, &index);
 }
 
 /*
  * The connect hook's record of its choice, for sockops to take over, and
- * the mark that tells sockops to look.  -ENOMEM if the choice cannot be
+ * the mark that tells sockops to look: the first of the cookie's slots on
+ * this CPU that is free (taken, or stale).  -ENOMEM if the choice cannot be
  * passed on (the connection then goes through, untracked).
  */
-static __always_inline int handoff_put(struct bpf_sock_addr *ctx,
+static __always_inline int handoff_put(struct bpf_sock_addr *ctx, __u64 cookie,
 				       const struct socklb_service_key *key, __u32 service_id,
 				       __u32 backend_id)
 {
-	__u64 cookie = bpf_get_socket_cookie(ctx);
-	__u32 index = handoff_index(cookie);
-	struct socklb_sock *h = bpf_map_lookup_elem(&handoff, &index);
+	__u32 now = (__u32)bpf_jiffies64();
 	int mark = SOCKLB_SOCK_MARK;
+	struct socklb_handoff *h;
+	__u32 probe;
 
-	if (!h)
+	for (probe = 0; probe < SOCKLB_HANDOFF_PROBES; probe++) {
+		h = handoff_slot(cookie, probe);
+		if (h && (!h->cookie || now - h->jiffies > SOCKLB_HANDOFF_STALE_JIFFIES))
+			break;
+	}
+	if (probe == SOCKLB_HANDOFF_PROBES || !h)
 		return -ENOMEM;
 	h->vip = key->vip;
 	h->vip_port = key->port;
 	h->vip_family = key->family;
 	h->service_id = service_id;
 	h->backend_id = backend_id;
-	h->pid = bpf_get_current_pid_tgid() >> 32;
-	h->netns_cookie = bpf_get_netns_cookie(ctx);
+	h->jiffies = now;
 	h->cookie = cookie;
 	return bpf_setsockopt(ctx, SOL_TCP, TCP_BPF_SOCK_OPS_CB_FLAGS, &mark, sizeof(mark));
 }
@@ -70,32 +80,41 @@ static __always_inline bool sock_marked(const struct bpf_sock_ops *skops)
 
 struct handoff_search {
 	__u64 cookie;
-	__u32 index;
-	struct socklb_sock *found;
+	struct socklb_handoff *found;
 };
+
+static __always_inline struct socklb_handoff *handoff_on(__u64 cookie, __u32 cpu, bool this_cpu)
+{
+	for (__u32 probe = 0; probe < SOCKLB_HANDOFF_PROBES; probe++) {
+		__u32 index = ((__u32)cookie + probe) & SOCKLB_HANDOFF_MASK;
+		struct socklb_handoff *h = this_cpu
+					       ? bpf_map_lookup_elem(&handoff, &index)
+					       : bpf_map_lookup_percpu_elem(&handoff, &index, cpu);
+
+		if (h && h->cookie == cookie)
+			return h;
+	}
+	return NULL;
+}
 
 static long search_cpu(__u32 cpu, void *arg)
 {
 	struct handoff_search *q = arg;
-	struct socklb_sock *h = bpf_map_lookup_percpu_elem(&handoff, &q->index, cpu);
 
-	if (h && h->cookie == q->cookie) {
-		q->found = h;
-		return 1;
-	}
-	return 0;
+	q->found = handoff_on(q->cookie, cpu, false);
+	return q->found ? 1 : 0;
 }
 
 /*
  * This socket's handoff slot: on this CPU, where the connect hook almost
  * always ran; else on another (the task moved between hook and SYN).
  */
-static __always_inline struct socklb_sock *handoff_take(__u64 cookie)
+static __always_inline struct socklb_handoff *handoff_take(__u64 cookie)
 {
-	struct handoff_search q = {.cookie = cookie, .index = handoff_index(cookie)};
-	struct socklb_sock *h = bpf_map_lookup_elem(&handoff, &q.index);
+	struct handoff_search q = {.cookie = cookie};
+	struct socklb_handoff *h = handoff_on(cookie, 0, true);
 
-	if (h && h->cookie == cookie)
+	if (h)
 		return h;
 	bpf_loop(socklb_cfg.nr_cpus, search_cpu, &q, 0);
 	return q.found;
@@ -116,7 +135,8 @@ static __always_inline struct socklb_sock *sock_state_connecting(struct bpf_sock
 								 struct bpf_sock *sk)
 {
 	__u64 cookie = bpf_get_socket_cookie(skops);
-	struct socklb_sock *h = handoff_take(cookie), *s;
+	struct socklb_handoff *h = handoff_take(cookie);
+	struct socklb_sock *s;
 	struct socklb_backend_stats *st;
 
 	if (!h) {
@@ -128,15 +148,26 @@ static __always_inline struct socklb_sock *sock_state_connecting(struct bpf_sock
 		count_event(SOCKLB_DP_UNTRACKED_STORAGE);
 		return NULL;
 	}
-	*s = *h;
+	s->vip = h->vip;
+	s->vip_port = h->vip_port;
+	s->vip_family = h->vip_family;
+	s->service_id = h->service_id;
+	s->backend_id = h->backend_id;
 	h->cookie = 0; /* taken */
+	/* Still in the connecting task, inside its connect(): its pid and namespace. */
+	s->pid = bpf_get_current_pid_tgid() >> 32;
+	s->netns_cookie = bpf_get_netns_cookie(skops);
+	s->cookie = cookie;
 	s->phase = SOCKLB_SOCK_CONNECTING;
 	s->connect_ns = bpf_ktime_get_ns();
 	s->established_ns = 0;
 	s->sent_data = 0;
 	st = backend_stats_of(s->backend_id);
-	if (st)
+	if (st) {
+		__sync_fetch_and_add(&st->connects, 1);
 		__sync_fetch_and_add(&st->connecting, 1);
+	}
+	note_activity();
 	return s;
 }
 

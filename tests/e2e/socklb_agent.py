@@ -159,3 +159,25 @@ def log_time(line):
     """The wall-clock time of an agent log line (ts=2025-01-02T03:04:05.678Z)."""
     ts = re.search(r"ts=(\S+)Z", line).group(1)
     return datetime.strptime(ts, "%Y-%m-%dT%H:%M:%S.%f").replace(tzinfo=timezone.utc).timestamp()
+
+
+def service(agent, vip):
+    """The status --json entry of vip, or None."""
+    return next((s for s in agent.status()["services"] if s["vip"] == vip), None)
+
+
+def wait_service(agent, vip, predicate, timeout):
+    """Polls status until predicate(service entry) holds; returns the entry.
+    Entries without the state file's keys (not written yet) do not count."""
+    deadline = time.monotonic() + timeout
+    while True:
+        svc = service(agent, vip)
+        if (svc and "source" in svc and predicate(svc)) or time.monotonic() > deadline:
+            return svc
+        time.sleep(0.02)
+
+
+def addresses(svc):
+    """The addresses of a status entry's backend set: removed backends still
+    draining their connections are shown too, but are not in the set."""
+    return {b["address"] for b in svc["backends"] if not b.get("draining")} if svc else set()

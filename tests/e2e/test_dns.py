@@ -15,7 +15,7 @@ import signal
 import subprocess
 import time
 
-from socklb_agent import Agent, drain, log_time, run_socklb
+from socklb_agent import addresses, service, wait_service, Agent, drain, log_time, run_socklb
 from topology import (PEERS_DIR, PYTHON, TopologyError, Topology, _reader, client_round,
                       getpeername, run_grpc_client, start_holding_client, start_pods,
                       wait_for_line)
@@ -86,31 +86,11 @@ def setup(topo, n_pods):
     return pods, dns_host, node, client, topo.make_cgroup()
 
 
-def service(agent, vip):
-    """The status --json entry of vip, or None."""
-    return next((s for s in agent.status()["services"] if s["vip"] == vip), None)
-
-
-def wait_service(agent, vip, predicate, timeout):
-    """Polls status until predicate(service entry) holds; returns the entry.
-    Entries without the state file's keys (not written yet) do not count."""
-    deadline = time.monotonic() + timeout
-    while True:
-        svc = service(agent, vip)
-        if (svc and "source" in svc and predicate(svc)) or time.monotonic() > deadline:
-            return svc
-        time.sleep(0.05)
-
-
 def wait_gone(agent, vip, timeout):
     deadline = time.monotonic() + timeout
     while service(agent, vip) is not None and time.monotonic() < deadline:
         time.sleep(0.05)
     return service(agent, vip) is None
-
-
-def addresses(svc):
-    return {b["address"] for b in svc["backends"]} if svc else set()
 
 
 def scale(dns, agent, pods, label):

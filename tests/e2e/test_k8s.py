@@ -20,7 +20,7 @@ import threading
 import time
 from pathlib import Path
 
-from socklb_agent import SOCKLB, Agent, drain, log_time, next_pin_path, run_socklb
+from socklb_agent import addresses, service, wait_service, SOCKLB, Agent, drain, log_time, next_pin_path, run_socklb
 from topology import (PEERS_DIR, PYTHON, Topology, client_round, getpeername,
                       run_grpc_client, start_holding_client, start_pods, wait_for_line)
 
@@ -209,25 +209,8 @@ def start_agent(topo, cg, node, certs, token, services=(), extra=(), ca=None, pi
                         "--token-file", token, *extra])
 
 
-def service(agent, vip):
-    return next((s for s in agent.status()["services"] if s["vip"] == vip), None)
-
-
 def by_source(agent, source):
     return [s for s in agent.status()["services"] if s.get("source") == source]
-
-
-def addresses(svc):
-    return {b["address"] for b in svc["backends"]} if svc else set()
-
-
-def wait_service(agent, vip, predicate, timeout):
-    deadline = time.monotonic() + timeout
-    while True:
-        svc = service(agent, vip)
-        if (svc and "source" in svc and predicate(svc)) or time.monotonic() > deadline:
-            return svc
-        time.sleep(0.02)
 
 
 def wait_until(fn, timeout, step=0.05):
