@@ -10,9 +10,12 @@ for, the way kube-apiserver v1.28 answers it:
   GET /api/v1[/namespaces/NS]/services[?fieldSelector=metadata.name=NAME]
   GET /apis/discovery.k8s.io/v1[/namespaces/NS]/endpointslices
       [?labelSelector=kubernetes.io/service-name=NAME]
+  ...&limit=N[&continue=TOKEN]                              a list in pages
   ...&watch=1&resourceVersion=RV&allowWatchBookmarks=true&timeoutSeconds=N
 
-Lists carry the store's resourceVersion; a watch (chunked, one JSON event per
+Lists carry the store's resourceVersion (a paged list: the one of its first
+page, in every page; a continue token older than the last compaction gets
+410 Expired, as from etcd); a watch (chunked, one JSON event per
 line) replays the history after its resourceVersion (or synthetic ADDED
 events without one), then streams what the test changes, and ends cleanly
 after timeoutSeconds.  A watch from a resourceVersion older than the last
@@ -24,6 +27,7 @@ request and event sent is one JSON line on stdout ("kind": "reply",
 "request", "sent", "tls-error"; "ready" first):
 
   {"op": "put", "resource": "services", "object": {...}}    ADDED or MODIFIED
+  {"op": "bulk", "resource": "services", "objects": [...]}  many puts, one reply
   {"op": "delete", "resource": ..., "namespace": ..., "name": ...}
   {"op": "bookmark"}            a BOOKMARK to every open watch
   {"op": "expire"}              compact: ERROR 410 to every open watch
@@ -169,12 +173,20 @@ class Store:
                 w.q.put(("freeze",))
             return {"watches": len(self.watches)}
 
-    def list(self, resource, ns, name, service_name):
+    def list(self, resource, ns, name, service_name, limit=0, cont=None):
+        """(items, rv, continue token or "") -- None if the token expired."""
         probe = Watch(resource, ns, name, service_name)
+        start, rv = 0, None
+        if cont:
+            start, rv = (int(x) for x in cont.split("-"))
         with self.lock:
-            items = [copy.deepcopy(o) for (r, _, _), o in sorted(self.objects.items())
-                     if probe.matches(r, o)]
-            return items, str(self.rv)
+            if rv is not None and rv < self.compacted:
+                return None
+            rv = self.rv if rv is None else rv
+            items = [o for (r, _, _), o in sorted(self.objects.items()) if probe.matches(r, o)]
+            end = start + limit if limit > 0 else len(items)
+            page = [copy.deepcopy(o) for o in items[start:end]]
+            return page, str(rv), f"{end}-{rv}" if end < len(items) else ""
 
     def start_watch(self, w, rv):
         """Registers w; returns the events it must send first (or None: 410)."""
@@ -251,14 +263,23 @@ class Handler(BaseHTTPRequestHandler):
         if query.get("watch") in ("1", "true"):
             return self._watch(Watch(resource, ns, field_name, label_name), url.path, query,
                                token)
-        items, rv = store.list(resource, ns, field_name, label_name)
+        listed = store.list(resource, ns, field_name, label_name, int(query.get("limit", "0")),
+                            query.get("continue"))
+        if listed is None:
+            self._log(410, url.path, query, token)
+            return self._send_json(410, status_body(store.fixtures, 410,
+                                                    "The provided continue parameter is too old"))
+        items, rv, cont = listed
         for it in items:
             it.pop("kind", None)
             it.pop("apiVersion", None)
         _, api_version, list_kind = KINDS[resource]
         self._log(200, url.path, query, token)
-        self._send_json(200, {"kind": list_kind, "apiVersion": api_version,
-                              "metadata": {"resourceVersion": rv}, "items": items})
+        meta = {"resourceVersion": rv}
+        if cont:
+            meta["continue"] = cont
+        self._send_json(200, {"kind": list_kind, "apiVersion": api_version, "metadata": meta,
+                              "items": items})
 
     @staticmethod
     def _route(path):
@@ -390,6 +411,7 @@ class TLSServer(ThreadingHTTPServer):
 
     def finish_request(self, request, client_address):
         request.settimeout(None)
+        emit({"kind": "conn", "peer": "%s:%d" % client_address[:2]})
         try:
             tls = self.ctx.wrap_socket(request, server_side=True)
         except (ssl.SSLError, OSError) as e:
@@ -421,6 +443,13 @@ def run_command(store, cmd):
     op = cmd.get("op")
     if op == "put":
         return store.put(cmd["resource"], cmd["object"])
+    if op == "bulk":
+        n = 0
+        for obj in cmd["objects"]:
+            store.put(cmd["resource"], obj)
+            n += 1
+        with store.lock:
+            return {"count": n, "rv": str(store.rv)}
     if op == "delete":
         return store.delete(cmd["resource"], cmd.get("namespace", "default"), cmd["name"])
     if op == "bookmark":

@@ -10,21 +10,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+bool k8s_source_synced(const struct k8s_source *s)
+{
+	return k8s_informer_synced(s->services) && k8s_informer_synced(s->slices);
+}
+
 /*
- * Once every Service (and, with discovery, the list of Services) is known,
- * the services an earlier agent left (--persist) that no target claimed are
- * not wanted any more.  Until then they keep their backends and connections.
+ * Once both informers listed, every Service is known: the services an
+ * earlier agent left (--persist) that no target claimed are not wanted any
+ * more.  Until then they keep their backends and connections.
  */
 static void check_first_sync(struct k8s_source *s)
 {
 	size_t dropped;
 
-	if (s->first_sync_done || (s->opts.discover && !s->discovery_listed))
+	if (s->first_sync_done || !k8s_source_synced(s))
 		return;
-	for (size_t i = 0; i < s->n; i++) {
-		if (!s->targets[i]->svc_synced || !s->targets[i]->slices_synced)
-			return;
-	}
 	s->first_sync_done = true;
 	dropped = service_table_drop_unclaimed(s->table);
 	log_info("msg=\"k8s: every service known\" targets=%zu dropped_unclaimed=%zu", s->n,
@@ -38,12 +39,52 @@ void k8s_source_notify(struct k8s_source *s)
 		s->opts.changed(s->opts.changed_arg);
 }
 
+static void vip_key(const struct endpoint *vip, char *buf, size_t len)
+{
+	endpoint_str(vip, buf, len);
+}
+
 int k8s_source_add_target(struct k8s_source *s, struct k8s_target *t)
 {
+	char vip[ENDPOINT_STR_LEN];
+
 	if (ARRAY_RESERVE(s->targets, s->cap, s->n))
 		return -ENOMEM;
+	if (t->sel.has_vip) {
+		vip_key(&t->sel.vip, vip, sizeof(vip));
+		if (strmap_put(&s->by_vip, vip, t))
+			return -ENOMEM;
+	}
+	t->same_next = strmap_get(&s->by_key, t->key);
+	if (strmap_put(&s->by_key, t->key, t)) {
+		if (t->sel.has_vip)
+			strmap_del(&s->by_vip, vip);
+		return -ENOMEM;
+	}
+	t->pos = s->n;
 	s->targets[s->n++] = t;
 	return 0;
+}
+
+/* Takes t out of the chain of its Service's targets and out of by_vip. */
+static void unlink_target(struct k8s_source *s, struct k8s_target *t)
+{
+	struct k8s_target *first = strmap_get(&s->by_key, t->key);
+	char vip[ENDPOINT_STR_LEN];
+
+	if (first == t && t->same_next)
+		strmap_put(&s->by_key, t->key, t->same_next); /* replaces: cannot fail */
+	else if (first == t)
+		strmap_del(&s->by_key, t->key);
+	for (struct k8s_target *p = first; p && p != t; p = p->same_next) {
+		if (p->same_next == t)
+			p->same_next = t->same_next;
+	}
+	if (t->sel.has_vip) {
+		vip_key(&t->sel.vip, vip, sizeof(vip));
+		if (strmap_get(&s->by_vip, vip) == t)
+			strmap_del(&s->by_vip, vip);
+	}
 }
 
 void k8s_source_remove_target(struct k8s_source *s, size_t index)
@@ -51,6 +92,8 @@ void k8s_source_remove_target(struct k8s_source *s, size_t index)
 	struct k8s_target *t = s->targets[index];
 
 	s->targets[index] = s->targets[--s->n];
+	s->targets[index]->pos = index;
+	unlink_target(s, t);
 	k8s_target_free(t, true);
 	k8s_source_notify(s);
 }
@@ -72,13 +115,10 @@ static void start_spec_target(struct k8s_source *s, const struct service_spec *s
 			k8s_target_free(t, false);
 		return;
 	}
-	log_info("msg=\"k8s watch started\" source=%s service=%s/%s port=%s vip=%s",
-		 log_q(t->source), t->ns, t->name, t->port_name ? t->port_name : "(the only one)",
+	log_info("msg=\"k8s service\" source=%s service=%s/%s port=%s vip=%s", log_q(t->source),
+		 t->ns, t->name, t->port_name ? t->port_name : "(the only one)",
 		 t->sel.has_vip ? endpoint_str(&t->sel.vip, vip, sizeof(vip)) : "(cluster IPs)");
-	if (k8s_target_start_watches(t))
-		log_error("msg=\"out of memory: k8s: service not watched\" source=%s",
-			  log_q(t->source));
-	k8s_source_notify(s);
+	k8s_target_apply(t);
 }
 
 static bool same_opt(const char *a, const char *b)
@@ -96,6 +136,18 @@ static bool spec_matches(const struct k8s_target *t, const struct service_spec *
 
 /* ------------------------------------------------------------------ API */
 
+/* One informer per resource, for every namespace, on the source's one API client. */
+static int start_informers(struct k8s_source *s)
+{
+	s->services = k8s_informer_new(s->api, s->loop, &k8s_services_resource, NULL);
+	s->slices = k8s_informer_new(s->api, s->loop, &k8s_endpointslices_resource, NULL);
+	if (!s->services || !s->slices || k8s_source_handle_events(s))
+		return -ENOMEM;
+	if (k8s_informer_start(s->services) || k8s_informer_start(s->slices))
+		return -ENOMEM;
+	return 0;
+}
+
 struct k8s_source *k8s_source_new(struct event_loop *loop, struct service_table *table,
 				  const struct k8s_source_opts *opts, char *err, size_t errlen)
 {
@@ -109,12 +161,15 @@ struct k8s_source *k8s_source_new(struct event_loop *loop, struct service_table 
 	s->table = table;
 	s->opts = *opts;
 	s->api = k8s_api_new(loop, &opts->api, err, errlen);
-	if (!s->api) {
-		free(s);
+	if (!s->api || start_informers(s)) {
+		if (s->api)
+			snprintf(err, errlen, "out of memory");
+		k8s_source_free(s);
 		return NULL;
 	}
 	log_info("msg=\"k8s source\" api=%s in_cluster=%s namespace=%s token_file=%s ca_file=%s "
-		 "discover=%s watch_timeout_s=%llu",
+		 "discover=%s watch_timeout_s=%llu watches=\"services,endpointslices (all "
+		 "namespaces)\"",
 		 opts->api.server, opts->api.in_cluster ? "true" : "false",
 		 opts->api.ns[0] ? opts->api.ns : "-",
 		 opts->api.token_file[0] ? opts->api.token_file : "-",
@@ -124,79 +179,90 @@ struct k8s_source *k8s_source_new(struct event_loop *loop, struct service_table 
 	return s;
 }
 
-void k8s_source_sync(struct k8s_source *s, const struct service_spec_list *specs)
+/* The target of spec sp, through the chain of its Service's targets; NULL if none. */
+static struct k8s_target *spec_target(const struct k8s_source *s, const struct service_spec *sp)
 {
-	bool changed = false;
+	char key[sizeof(((struct k8s_target *)0)->key)];
 
-	for (size_t i = s->n; i-- > 0;) {
-		struct k8s_target *t = s->targets[i];
-		bool wanted = false;
-
-		if (t->discovered)
-			continue; /* discovery's own; a new spec may claim it below */
-		for (size_t j = 0; j < specs->n && !wanted; j++)
-			wanted = spec_matches(t, &specs->items[j]);
-		if (!wanted) {
-			log_info("msg=\"k8s watch stopped\" source=%s", log_q(t->source));
-			k8s_source_remove_target(s, i);
-			changed = true;
-		}
-	}
-	for (size_t j = 0; j < specs->n; j++) {
-		const struct service_spec *sp = &specs->items[j];
-		bool known = false;
-
-		if (sp->kind != SOURCE_K8S)
-			continue;
-		for (size_t i = 0; i < s->n && !known; i++)
-			known = spec_matches(s->targets[i], sp);
-		if (known)
-			continue;
-		/* A discovered target of the same Service yields to the spec. */
-		for (ssize_t d; (d = k8s_find_discovered(s, sp->k8s_namespace, sp->k8s_name)) >= 0;)
-			k8s_undiscover(s, (size_t)d, "named-by-a-k8s-spec");
-		start_spec_target(s, sp);
-		changed = true;
-	}
-	if (s->opts.discover && !s->discovery) {
-		s->discovery = k8s_watcher_start(
-		    s->api, s->loop,
-		    &(struct k8s_watcher_params){"services (all namespaces, discovery)",
-						 "/api/v1/services", "/api/v1/services"},
-		    &k8s_discovery_ops, s);
-		if (!s->discovery)
-			log_error("msg=\"out of memory: k8s discovery not started\"");
-	} else if (s->discovery && changed) {
-		/* A Service a spec let go of may be the discovery's again. */
-		k8s_watcher_relist(s->discovery);
-	}
-	k8s_source_notify(s);
-}
-
-static const struct k8s_target *target_of(const struct k8s_source *s, const struct endpoint *vip)
-{
-	for (size_t i = 0; s && i < s->n; i++) {
-		const struct k8s_target *t = s->targets[i];
-
-		ssize_t v = k8s_target_find_vip(t, vip);
-
-		if (t->sel.has_vip && endpoint_equal(&t->sel.vip, vip))
-			return t;
-		if (v >= 0 && (!t->vips[v].dynamic || service_table_owns(s->table, vip, t)))
+	if (k8s_key(key, sizeof(key), sp->k8s_namespace, sp->k8s_name))
+		return NULL;
+	for (struct k8s_target *t = strmap_get(&s->by_key, key); t; t = t->same_next) {
+		if (spec_matches(t, sp))
 			return t;
 	}
 	return NULL;
 }
 
+void k8s_source_sync(struct k8s_source *s, const struct service_spec_list *specs)
+{
+	struct k8s_target *t;
+
+	for (size_t i = 0; i < s->n; i++)
+		s->targets[i]->seen = false;
+	for (size_t j = 0; j < specs->n; j++) {
+		if (specs->items[j].kind == SOURCE_K8S && (t = spec_target(s, &specs->items[j])))
+			t->seen = true;
+	}
+	/* Gone first: a new spec may want the VIPs they hold. */
+	for (size_t i = s->n; i-- > 0;) {
+		t = s->targets[i];
+		if (t->discovered || t->seen)
+			continue; /* discovery's own; a new spec may claim it below */
+		log_info("msg=\"k8s service dropped\" source=%s", log_q(t->source));
+		k8s_source_remove_target(s, i);
+	}
+	for (size_t j = 0; j < specs->n; j++) {
+		const struct service_spec *sp = &specs->items[j];
+
+		if (sp->kind != SOURCE_K8S || spec_target(s, sp))
+			continue;
+		/* A discovered target of the same Service yields to the spec. */
+		for (ssize_t d; (d = k8s_find_discovered(s, sp->k8s_namespace, sp->k8s_name)) >= 0;)
+			k8s_undiscover(s, (size_t)d, "named-by-a-k8s-spec");
+		start_spec_target(s, sp);
+	}
+	/* A Service a spec let go of may be the discovery's again. */
+	if (s->opts.discover)
+		k8s_discovery_reconcile(s, NULL);
+	k8s_source_notify(s);
+}
+
+static const struct k8s_target *target_of(const struct k8s_source *s, const struct endpoint *vip)
+{
+	char key[ENDPOINT_STR_LEN];
+	const struct k8s_target *t;
+	ssize_t v;
+
+	if (!s)
+		return NULL;
+	vip_key(vip, key, sizeof(key));
+	t = strmap_get(&s->by_vip, key);
+	if (!t)
+		return NULL;
+	if (t->sel.has_vip && endpoint_equal(&t->sel.vip, vip))
+		return t;
+	v = k8s_target_find_vip(t, vip);
+	if (v >= 0 && (!t->vips[v].dynamic || service_table_owns(s->table, vip, t)))
+		return t;
+	return NULL;
+}
+
 static void fill_status(const struct k8s_target *t, struct k8s_watch_status *out)
 {
+	const struct k8s_source *s = t->src;
+	struct k8s_informer_health a, b;
+	const struct k8s_informer_health *failing;
+
+	k8s_informer_health(s->services, &a);
+	k8s_informer_health(s->slices, &b);
+	failing = a.error ? &a : b.error ? &b : NULL;
 	out->source = t->source;
-	out->state = k8s_state_names[t->state];
+	out->state = k8s_state_names[k8s_target_state(t)];
 	out->last_refresh = t->last_refresh;
-	out->last_error = t->last_error[0] ? t->last_error : NULL;
-	out->last_error_at = t->last_error_at;
+	out->last_error = failing ? failing->error : t->last_error[0] ? t->last_error : NULL;
+	out->last_error_at = failing ? failing->last_error_at : t->last_error_at;
 	out->refreshes = t->refreshes;
-	out->errors = t->errors;
+	out->errors = t->errors + a.errors + b.errors;
 }
 
 bool k8s_source_status(const struct k8s_source *s, const struct endpoint *vip,
@@ -237,15 +303,33 @@ size_t k8s_source_unplaced(const struct k8s_source *s, struct state_service *out
 	return n;
 }
 
+size_t k8s_source_watches(const struct k8s_source *s, struct k8s_informer_health *out, size_t max)
+{
+	const struct k8s_informer *infs[] = {s ? s->services : NULL, s ? s->slices : NULL};
+	size_t n = 0;
+
+	for (size_t i = 0; i < 2; i++) {
+		if (!infs[i])
+			continue;
+		if (n < max)
+			k8s_informer_health(infs[i], &out[n]);
+		n++;
+	}
+	return n;
+}
+
 void k8s_source_free(struct k8s_source *s)
 {
 	if (!s)
 		return;
-	k8s_watcher_free(s->discovery);
 	/* Quietly, and the maps stay: with --persist the next agent goes on from them. */
 	while (s->n)
 		k8s_target_free(s->targets[--s->n], false);
 	free(s->targets);
+	strmap_clear(&s->by_key);
+	strmap_clear(&s->by_vip);
+	k8s_informer_free(s->services);
+	k8s_informer_free(s->slices);
 	k8s_api_free(s->api);
 	free(s);
 }
