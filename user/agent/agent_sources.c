@@ -13,6 +13,7 @@
 
 /* At most one write of the state file per this long; a burst of changes shares one. */
 #define STATE_WRITE_INTERVAL_MS 100
+#define AGENT_MAX_WATCHES 8
 
 struct agent_sources {
 	struct event_loop *loop;
@@ -26,6 +27,8 @@ struct agent_sources {
 	struct loop_timer write_timer;
 	uint64_t last_write_ms; /* mono_now_ms of the last write */
 	bool write_failing;	/* log a failing write once, not every time */
+	const struct missing_privilege *missing; /* the agent's, for the state file */
+	size_t n_missing;
 };
 
 /* One service as the state file shows it; dns: services report their watch. */
@@ -71,6 +74,9 @@ static void write_state(void *arg)
 	size_t n_unplaced = k8s_source_unplaced(s->k8s, NULL, 0);
 	size_t n = s->table->n + n_unplaced;
 	struct state_service *svcs = calloc(n + 1, sizeof(*svcs));
+	struct k8s_informer_health watches[AGENT_MAX_WATCHES];
+	struct state_agent agent = {.missing = s->missing, .n_missing = s->n_missing,
+				    .watches = watches};
 	char err[4300];
 
 	s->last_write_ms = mono_now_ms();
@@ -79,7 +85,10 @@ static void write_state(void *arg)
 	for (size_t i = 0; i < s->table->n; i++)
 		svcs[i] = agent_sources_describe(s, &s->table->items[i]);
 	k8s_source_unplaced(s->k8s, svcs + s->table->n, n_unplaced);
-	if (state_file_write(s->state_path, s->pin_path, svcs, n, err, sizeof(err))) {
+	agent.n_watches = k8s_source_watches(s->k8s, watches, AGENT_MAX_WATCHES);
+	if (agent.n_watches > AGENT_MAX_WATCHES)
+		agent.n_watches = AGENT_MAX_WATCHES;
+	if (state_file_write(s->state_path, s->pin_path, svcs, n, &agent, err, sizeof(err))) {
 		if (!s->write_failing)
 			log_warn("msg=\"socklb status will not show sources\" error=%s",
 				 log_q(err));
@@ -108,9 +117,23 @@ static void state_changed(void *arg)
 		write_state(s); /* cannot wait: write now */
 }
 
+size_t agent_sources_watches(const struct agent_sources *s, struct k8s_informer_health *out,
+			     size_t max)
+{
+	return k8s_source_watches(s->k8s, out, max);
+}
+
+void agent_sources_k8s_api(const struct agent_sources *s, struct k8s_api_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (s->k8s)
+		k8s_source_api_stats(s->k8s, out);
+}
+
 struct agent_sources *agent_sources_start(struct event_loop *loop, struct service_table *table,
 					  const struct agent_config *cfg,
-					  const struct service_spec_list *specs)
+					  const struct service_spec_list *specs,
+					  const struct missing_privilege *missing, size_t n_missing)
 {
 	struct agent_sources *s = calloc(1, sizeof(*s));
 	struct dns_source_opts dns_opts = {
@@ -128,6 +151,8 @@ struct agent_sources *agent_sources_start(struct event_loop *loop, struct servic
 	s->table = table;
 	s->pin_path = cfg->pin_path;
 	s->cfg = cfg;
+	s->missing = missing;
+	s->n_missing = n_missing;
 	state_file_path(cfg->state_file, cfg->pin_path, s->state_path, sizeof(s->state_path));
 	dns_opts.changed_arg = s;
 	s->dns = dns_source_new(loop, table, &dns_opts, err, sizeof(err));

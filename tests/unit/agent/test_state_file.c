@@ -68,7 +68,7 @@ START_TEST(test_write_then_read)
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	/* The directory is created when missing, as /run/socklb is on first start. */
 	snprintf(path, sizeof(path), "%s/sub/pins.json", dir);
-	ck_assert_msg(state_file_write(path, "/sys/fs/bpf/pins", svcs, 2, err, sizeof(err)) == 0,
+	ck_assert_msg(state_file_write(path, "/sys/fs/bpf/pins", svcs, 2, NULL, err, sizeof(err)) == 0,
 		      "%s", err);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	ck_assert_int_eq(stat(tmp, &st), -1); /* renamed into place, nothing left over */
@@ -95,7 +95,7 @@ START_TEST(test_write_then_read)
 	json_object_put(root);
 
 	/* A second write replaces the first whole. */
-	ck_assert_int_eq(state_file_write(path, "/sys/fs/bpf/pins", svcs + 1, 1, err, sizeof(err)),
+	ck_assert_int_eq(state_file_write(path, "/sys/fs/bpf/pins", svcs + 1, 1, NULL, err, sizeof(err)),
 			 0);
 	root = state_file_read(path, err, sizeof(err));
 	ck_assert_ptr_null(state_file_find(root, "10.96.0.10:8080"));
@@ -137,7 +137,7 @@ START_TEST(test_write_error_names_the_file)
 	struct state_service svc = {.vip = ep("10.96.0.10:80"), .kind = "static", .state = "ok"};
 	char err[512] = "";
 
-	ck_assert_int_eq(state_file_write("/proc/socklb-no/x.json", "p", &svc, 1, err, sizeof(err)),
+	ck_assert_int_eq(state_file_write("/proc/socklb-no/x.json", "p", &svc, 1, NULL, err, sizeof(err)),
 			 -ENOENT);
 	ck_assert_str_contains(err, "/proc/socklb-no/x.json");
 }

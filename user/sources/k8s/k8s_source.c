@@ -318,6 +318,11 @@ size_t k8s_source_watches(const struct k8s_source *s, struct k8s_informer_health
 	return n;
 }
 
+void k8s_source_api_stats(const struct k8s_source *s, struct k8s_api_stats *out)
+{
+	k8s_api_stats(s->api, out);
+}
+
 void k8s_source_free(struct k8s_source *s)
 {
 	if (!s)

@@ -66,6 +66,7 @@ bool k8s_source_status(const struct k8s_source *s, const struct endpoint *vip,
 size_t k8s_source_unplaced(const struct k8s_source *s, struct state_service *out, size_t max);
 /* The informers' health (up to max into out); returns how many there are. */
 size_t k8s_source_watches(const struct k8s_source *s, struct k8s_informer_health *out, size_t max);
+void k8s_source_api_stats(const struct k8s_source *s, struct k8s_api_stats *out);
 void k8s_source_free(struct k8s_source *s);
 
 #endif

@@ -1137,7 +1137,7 @@ START_TEST(test_state_file_entry_without_vip)
 
 	ck_assert_int_ge(fd, 0);
 	close(fd);
-	ck_assert_msg(state_file_write(path, "/sys/fs/bpf/x", svcs, 2, err, sizeof(err)) == 0, "%s",
+	ck_assert_msg(state_file_write(path, "/sys/fs/bpf/x", svcs, 2, NULL, err, sizeof(err)) == 0, "%s",
 		      err);
 	root = state_file_read(path, err, sizeof(err));
 	ck_assert_ptr_nonnull(root);
