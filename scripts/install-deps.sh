@@ -9,7 +9,7 @@ PACKAGES="
   check libsubunit-dev valgrind
   iproute2 iptables python3 python3-grpcio dnsmasq-base python3-yaml
   nginx gnuplot-nox curl
-  podman crun debootstrap
+  podman crun debootstrap golang-go
 "
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -83,10 +83,15 @@ def write_token(path, token):
 class FakeApi:
     """The fake API server in `host`, driven through its stdin."""
 
-    def __init__(self, topo, host, certs, start_rv=1000, tokens=None):
+    def __init__(self, topo, host, certs, start_rv=1000, tokens=None, listen=None,
+                 compacted_rv=None):
+        """listen: where it listens (default: the host's API address, :6443);
+        compacted_rv: watches from below it get 410 (default: start_rv)."""
         self.topo, self.host = topo, host
-        argv = [PYTHON, FAKE_API, "--listen", f"{host.ip}:6443", "--cert", certs["cert"],
+        argv = [PYTHON, FAKE_API, "--listen", listen or f"{host.ip}:6443", "--cert", certs["cert"],
                 "--key", certs["key"], "--fixtures", str(FIXTURES), "--start-rv", str(start_rv)]
+        if compacted_rv is not None:
+            argv += ["--compacted-rv", str(compacted_rv)]
         if tokens:
             argv += ["--tokens", ",".join(tokens)]
         self.proc = host.popen(argv)

@@ -28,6 +28,8 @@ request and event sent is one JSON line on stdout ("kind": "reply",
 
   {"op": "put", "resource": "services", "object": {...}}    ADDED or MODIFIED
   {"op": "bulk", "resource": "services", "objects": [...]}  many puts, one reply
+  {"op": "restore", "resource": ..., "objects": [...]}  objects as a restored
+                                store has them: no event, no history
   {"op": "delete", "resource": ..., "namespace": ..., "name": ...}
   {"op": "bookmark"}            a BOOKMARK to every open watch
   {"op": "expire"}              compact: ERROR 410 to every open watch
@@ -102,11 +104,12 @@ class Watch:
 
 
 class Store:
-    def __init__(self, fixtures, start_rv):
+    def __init__(self, fixtures, start_rv, compacted_rv=None):
         self.fixtures = fixtures
         self.lock = threading.Lock()
         self.rv = start_rv
-        self.compacted = start_rv  # a watch from below this is too old
+        # a watch from below this is too old
+        self.compacted = start_rv if compacted_rv is None else compacted_rv
         self.objects = {}  # (resource, ns, name) -> object
         self.history = []  # (rv, type, resource, object)
         self.watches = set()
@@ -140,6 +143,17 @@ class Store:
             self.history.append((self.rv, etype, resource, obj))
             n = self._broadcast(resource, etype, obj)
             return {"rv": str(self.rv), "type": etype, "watches": n}
+
+    def restore(self, resource, objs):
+        with self.lock:
+            for obj in objs:
+                obj = copy.deepcopy(obj)
+                obj["kind"], obj["apiVersion"] = KINDS[resource][:2]
+                md = obj.setdefault("metadata", {})
+                md.setdefault("namespace", "default")
+                md.setdefault("resourceVersion", str(self.rv))
+                self.objects[(resource, md["namespace"], md["name"])] = obj
+            return {"count": len(objs)}
 
     def delete(self, resource, ns, name):
         with self.lock:
@@ -450,6 +464,8 @@ def run_command(store, cmd):
             n += 1
         with store.lock:
             return {"count": n, "rv": str(store.rv)}
+    if op == "restore":
+        return store.restore(cmd["resource"], cmd["objects"])
     if op == "delete":
         return store.delete(cmd["resource"], cmd.get("namespace", "default"), cmd["name"])
     if op == "bookmark":
@@ -488,12 +504,14 @@ def main():
     p.add_argument("--key", required=True)
     p.add_argument("--fixtures", required=True)
     p.add_argument("--start-rv", type=int, default=1000)
+    p.add_argument("--compacted-rv", type=int, default=None,
+                   help="watches from below this get 410 (default: --start-rv)")
     p.add_argument("--tokens", default=None, help="comma-separated accepted tokens")
     args = p.parse_args()
     host, _, port = args.listen.rpartition(":")
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(args.cert, args.key)
-    store = Store(Path(args.fixtures), args.start_rv)
+    store = Store(Path(args.fixtures), args.start_rv, args.compacted_rv)
     if args.tokens:
         store.tokens = set(args.tokens.split(","))
     server = TLSServer((host, int(port)), ctx, store)
