@@ -34,7 +34,7 @@ struct agent {
 	int signal_fd;
 	struct loop_watch *signal_watch;
 	struct loop_timer tick;
-	bool started; /* the programs were attached */
+	bool started;			     /* the programs were attached */
 	struct missing_privilege missing[4]; /* capabilities it runs without */
 	size_t n_missing;
 };
@@ -214,8 +214,8 @@ static int start(struct agent *a, const struct service_spec_list *specs)
 		log_error("msg=\"cannot load the configured services (see above)\"");
 		return -EINVAL;
 	}
-	a->sources = agent_sources_start(a->loop, &a->table, a->cfg, specs, a->missing,
-					 a->n_missing);
+	a->sources =
+	    agent_sources_start(a->loop, &a->table, a->cfg, specs, a->missing, a->n_missing);
 	if (!a->sources)
 		return -ENOMEM;
 	start_rebalancer(a);

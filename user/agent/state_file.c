@@ -74,9 +74,10 @@ static json_object *watch_json(const struct k8s_informer_health *h)
 
 	json_object_object_add(o, "resource", json_object_new_string(h->resource));
 	json_object_object_add(o, "namespace", json_object_new_string(h->ns));
-	json_object_object_add(o, "state", json_object_new_string(h->ok	     ? "ok"
-								  : h->error ? "failing"
-									     : "pending"));
+	json_object_object_add(o, "state",
+			       json_object_new_string(h->ok	 ? "ok"
+						      : h->error ? "failing"
+								 : "pending"));
 	json_object_object_add(o, "synced", json_object_new_boolean(h->synced));
 	json_object_object_add(o, "objects", json_object_new_int64((int64_t)h->objects));
 	json_object_object_add(o, "lists", json_object_new_int64((int64_t)h->lists));

@@ -16,10 +16,11 @@ static void render_privileges(FILE *out, const struct metrics_ctx *ctx)
 			ctx->missing[i].capability, ctx->missing[i].effect);
 	if (!ctx->netns_denied)
 		return;
-	fprintf(out, "# HELP socklb_netns_enter_denied_total Times the agent was not allowed "
-		     "into a network namespace holding connections to end.\n"
-		     "# TYPE socklb_netns_enter_denied_total counter\n"
-		     "socklb_netns_enter_denied_total %llu\n",
+	fprintf(out,
+		"# HELP socklb_netns_enter_denied_total Times the agent was not allowed "
+		"into a network namespace holding connections to end.\n"
+		"# TYPE socklb_netns_enter_denied_total counter\n"
+		"socklb_netns_enter_denied_total %llu\n",
 		*ctx->netns_denied);
 }
 
@@ -45,24 +46,27 @@ static void render_watches(FILE *out, const struct metrics_ctx *ctx)
 	fprintf(out, "# HELP socklb_k8s_watch_events_total Watch events taken.\n"
 		     "# TYPE socklb_k8s_watch_events_total counter\n");
 	for (size_t i = 0; i < n; i++)
-		fprintf(out, "socklb_k8s_watch_events_total{resource=\"%s\",namespace=\"%s\"} %llu\n",
+		fprintf(out,
+			"socklb_k8s_watch_events_total{resource=\"%s\",namespace=\"%s\"} %llu\n",
 			w[i].resource, w[i].ns, w[i].events);
 	fprintf(out, "# HELP socklb_k8s_watch_errors_total Failed requests of the watch.\n"
 		     "# TYPE socklb_k8s_watch_errors_total counter\n");
 	for (size_t i = 0; i < n; i++)
-		fprintf(out, "socklb_k8s_watch_errors_total{resource=\"%s\",namespace=\"%s\"} %llu\n",
+		fprintf(out,
+			"socklb_k8s_watch_errors_total{resource=\"%s\",namespace=\"%s\"} %llu\n",
 			w[i].resource, w[i].ns, w[i].errors);
 	agent_sources_k8s_api(ctx->sources, &api);
-	fprintf(out, "# HELP socklb_k8s_api_requests_total Requests sent to the Kubernetes API.\n"
-		     "# TYPE socklb_k8s_api_requests_total counter\n"
-		     "socklb_k8s_api_requests_total %llu\n"
-		     "# HELP socklb_k8s_api_connections_total TCP connections opened to the "
-		     "Kubernetes API.\n"
-		     "# TYPE socklb_k8s_api_connections_total counter\n"
-		     "socklb_k8s_api_connections_total %llu\n"
-		     "# HELP socklb_k8s_api_open_requests Requests in flight (watches included).\n"
-		     "# TYPE socklb_k8s_api_open_requests gauge\n"
-		     "socklb_k8s_api_open_requests %u\n",
+	fprintf(out,
+		"# HELP socklb_k8s_api_requests_total Requests sent to the Kubernetes API.\n"
+		"# TYPE socklb_k8s_api_requests_total counter\n"
+		"socklb_k8s_api_requests_total %llu\n"
+		"# HELP socklb_k8s_api_connections_total TCP connections opened to the "
+		"Kubernetes API.\n"
+		"# TYPE socklb_k8s_api_connections_total counter\n"
+		"socklb_k8s_api_connections_total %llu\n"
+		"# HELP socklb_k8s_api_open_requests Requests in flight (watches included).\n"
+		"# TYPE socklb_k8s_api_open_requests gauge\n"
+		"socklb_k8s_api_open_requests %u\n",
 		api.requests, api.connections, api.open_requests);
 }
 

@@ -6,6 +6,7 @@
 #include "sources/k8s/k8s_watcher.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,6 +125,12 @@ static void list_done(void *owner)
 	k8s_cache_swap(&inf->cache, &inf->staging);
 	k8s_cache_free(&inf->staging);
 	memset(&inf->staging, 0, sizeof(inf->staging)); /* no list coming in */
+	/*
+	 * The pages' JSON trees and the old cache were many small blocks, which
+	 * glibc keeps after free: give them back, or a relist leaves the agent
+	 * that much bigger for good.
+	 */
+	malloc_trim(0);
 	inf->synced = true;
 	inf->lists++;
 	log_debug("msg=\"k8s list\" watch=%s objects=%zu", log_q(inf->what),

@@ -227,7 +227,14 @@ void k8s_source_sync(struct k8s_source *s, const struct service_spec_list *specs
 	k8s_source_notify(s);
 }
 
-static const struct k8s_target *target_of(const struct k8s_source *s, const struct endpoint *vip)
+/*
+ * The target that publishes svc: found by its VIP, and for a VIP a target
+ * added itself, only while the table still says it is that target's (a
+ * configured service may have taken the VIP over).  No scan of the table:
+ * the state file asks this of every service.
+ */
+static const struct k8s_target *target_of(const struct k8s_source *s,
+					  const struct agent_service *svc)
 {
 	char key[ENDPOINT_STR_LEN];
 	const struct k8s_target *t;
@@ -235,14 +242,14 @@ static const struct k8s_target *target_of(const struct k8s_source *s, const stru
 
 	if (!s)
 		return NULL;
-	vip_key(vip, key, sizeof(key));
+	vip_key(&svc->vip, key, sizeof(key));
 	t = strmap_get(&s->by_vip, key);
 	if (!t)
 		return NULL;
-	if (t->sel.has_vip && endpoint_equal(&t->sel.vip, vip))
+	if (t->sel.has_vip && endpoint_equal(&t->sel.vip, &svc->vip))
 		return t;
-	v = k8s_target_find_vip(t, vip);
-	if (v >= 0 && (!t->vips[v].dynamic || service_table_owns(s->table, vip, t)))
+	v = k8s_target_find_vip(t, &svc->vip);
+	if (v >= 0 && (!t->vips[v].dynamic || (svc->dynamic && svc->owner == t)))
 		return t;
 	return NULL;
 }
@@ -265,10 +272,10 @@ static void fill_status(const struct k8s_target *t, struct k8s_watch_status *out
 	out->errors = t->errors + a.errors + b.errors;
 }
 
-bool k8s_source_status(const struct k8s_source *s, const struct endpoint *vip,
+bool k8s_source_status(const struct k8s_source *s, const struct agent_service *svc,
 		       struct k8s_watch_status *out)
 {
-	const struct k8s_target *t = target_of(s, vip);
+	const struct k8s_target *t = target_of(s, svc);
 
 	if (!t)
 		return false;

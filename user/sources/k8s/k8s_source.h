@@ -57,7 +57,7 @@ struct k8s_source *k8s_source_new(struct event_loop *loop, struct service_table 
  */
 void k8s_source_sync(struct k8s_source *s, const struct service_spec_list *specs);
 /* False if vip is not one of a k8s: target's services. */
-bool k8s_source_status(const struct k8s_source *s, const struct endpoint *vip,
+bool k8s_source_status(const struct k8s_source *s, const struct agent_service *svc,
 		       struct k8s_watch_status *out);
 /*
  * The targets with no service in the table yet (VIPs not known, or none):
