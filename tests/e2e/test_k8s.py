@@ -807,3 +807,47 @@ def test_bad_k8s_inputs_give_one_clear_message():
             assert res.returncode == 64, (args, res.returncode, res.stderr)
             assert text in res.stderr, (args, res.stderr)
             assert not os.path.exists(pin), args
+
+
+def test_rbac_per_namespace_with_k8s_namespace():
+    with Topology("slbkube") as topo:
+        pods, api_host, node, client, cg, certs, token = setup(topo, 2)
+        p1, p2 = pods
+        api = FakeApi(topo, api_host, certs)
+        api.put("services", service_obj(annotated="true"))
+        api.put("endpointslices", slice_obj(pods, 4))
+        other = service_obj("web", cluster_ips=("10.96.0.60",), annotated="true")
+        other["metadata"]["namespace"] = "other"
+        api.put("services", other)
+        api.cmd("rbac", namespaces=["default"])  # a RoleBinding in "default" only
+        # Cluster-wide watches are forbidden: the agent says so, per watch.
+        agent = start_agent(topo, cg, node, certs, token, services=[SPEC])
+        e = wait_until(lambda: [s for s in by_source(agent, SPEC) if s["last_error"]], 10)
+        assert e and e[0]["source_state"] == "failing", agent.status()
+        assert e[0]["last_error"]["error"] == "http-403", e
+        lines = [x for x in drain(agent.proc, 0.5) if 'msg="k8s watch state"' in x]
+        assert any("state=failing error=http-403" in x and "cannot list resource" in x
+                   for x in lines), lines
+        assert agent.stop() == 0
+        # --k8s-namespace default: one watch of each in that namespace; a spec
+        # of another namespace is refused with the fix; discovery stays inside.
+        second = time.time()
+        agent = start_agent(topo, cg, node, certs, token,
+                            services=[SPEC, "k8s:other/web:grpc"],
+                            extra=["--k8s-namespace", "default", "--k8s-discover"])
+        svc = wait_service(agent, VIP, lambda s: addresses(s) == {p1.addr, p2.addr}
+                           and s["source_state"] == "ok", 10)
+        assert svc and svc["source_state"] == "ok", agent.status()
+        calls_reach(client, cg, VIP, pods, 4)
+        e = wait_until(lambda: [s for s in by_source(agent, "k8s:other/web:grpc")
+                                if s["last_error"]], 5)
+        assert e and e[0]["source_state"] == "failing", agent.status()
+        assert "namespace other is not watched: add --k8s-namespace other" in \
+            e[0]["last_error"]["error"], e
+        assert service(agent, "10.96.0.60:8080") is None
+        reqs = api.entries("request", since=second)
+        assert reqs and all(m["status"] == 200 for m in reqs), reqs
+        assert sorted({m["path"] for m in reqs}) == [
+            "/api/v1/namespaces/default/services",
+            "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices"], reqs
+        assert agent.stop() == 0

@@ -191,6 +191,8 @@ static void start_k8s(struct agent_sources *s)
 {
 	struct k8s_source_opts opts = {
 	    .discover = s->cfg->k8s.discover,
+	    .namespaces = s->cfg->k8s.namespaces,
+	    .n_namespaces = s->cfg->k8s.n_namespaces,
 	    .changed = state_changed,
 	    .changed_arg = s,
 	};

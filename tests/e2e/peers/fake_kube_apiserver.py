@@ -38,6 +38,7 @@ request and event sent is one JSON line on stdout ("kind": "reply",
   {"op": "drop"}                cut every open watch mid-line (no clean end)
   {"op": "freeze"}              every open watch goes silent, past its timeout
   {"op": "tokens", "tokens": ["t1"]}   accepted bearer tokens (null: any)
+  {"op": "rbac", "namespaces": ["default"]}   requests outside them get 403 (null: all)
   {"op": "fail", "status": 503, "count": 2}   the next requests fail so
 """
 
@@ -116,6 +117,7 @@ class Store:
         self.tokens = None
         self.fail = []  # statuses for the next requests
         self.watch_status = []  # statuses for the next watches
+        self.rbac = None  # namespaces the client may read; None: every one
         bookmark_line = [line for line in (fixtures / "watch-endpointslices.jsonl").read_text()
                          .splitlines() if '"BOOKMARK"' in line][0]
         self.bookmark_template = json.loads(bookmark_line)
@@ -260,6 +262,13 @@ class Handler(BaseHTTPRequestHandler):
             return self._send_json(failing, status_body(store.fixtures, failing,
                                                         "injected failure"))
         route = self._route(url.path)
+        if route is not None and store.rbac is not None and route[1] not in store.rbac:
+            self._log(403, url.path, query, token)
+            where = f'in the namespace "{route[1]}"' if route[1] else "at the cluster scope"
+            return self._send_json(403, status_body(
+                store.fixtures, 403, f'{route[0]} is forbidden: User "system:serviceaccount:'
+                f'socklb-system:socklb" cannot list resource "{route[0]}" {where}',
+                "Forbidden"))
         if route is None:
             self._log(404, url.path, query, token)
             return self._send_json(404, status_body(store.fixtures, 404, "the server could "
@@ -485,6 +494,9 @@ def run_command(store, cmd):
         return store.freeze()
     if op == "tokens":
         store.tokens = set(cmd["tokens"]) if cmd.get("tokens") is not None else None
+        return {}
+    if op == "rbac":
+        store.rbac = set(cmd["namespaces"]) if cmd.get("namespaces") is not None else None
         return {}
     if op == "fail":
         with store.lock:

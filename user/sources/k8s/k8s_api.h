@@ -21,6 +21,7 @@
 
 #define K8S_SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
 #define K8S_DEFAULT_WATCH_TIMEOUT_MS 300000
+#define K8S_MAX_NAMESPACES 32
 
 /* The agent's k8s options, as given. */
 struct k8s_options {
@@ -29,6 +30,9 @@ struct k8s_options {
 	const char *ca_file;	   /* --ca-file */
 	bool discover;		   /* --k8s-discover */
 	uint64_t watch_timeout_ms; /* --k8s-watch-timeout: timeoutSeconds of each watch */
+	/* --k8s-namespace: watch only these (RBAC without cluster-wide list); 0: all */
+	const char *namespaces[K8S_MAX_NAMESPACES];
+	size_t n_namespaces;
 };
 
 /* Where and how to reach the API, once resolved. */

@@ -85,9 +85,21 @@ static const char *not_discoverable(const struct k8s_source *s, const char *key,
 }
 
 /* Discovers or forgets the Service under key, as the cache has it now. */
+/* The Service under key ("ns/name") in the cache of its namespace, or NULL. */
+static const struct k8s_service *cached_service(const struct k8s_source *s, const char *key)
+{
+	const char *slash = strchr(key, '/');
+	char ns[K8S_NAME_LEN];
+	const struct k8s_scope *scope;
+
+	snprintf(ns, sizeof(ns), "%.*s", slash ? (int)(slash - key) : 0, key);
+	scope = k8s_source_scope(s, ns);
+	return scope ? k8s_cache_get(k8s_informer_cache(scope->services), key) : NULL;
+}
+
 static void reconcile_one(struct k8s_source *s, const char *key)
 {
-	const struct k8s_service *svc = k8s_cache_get(k8s_informer_cache(s->services), key);
+	const struct k8s_service *svc = cached_service(s, key);
 	struct k8s_target *t = discovered_of(s, key);
 	const char *why = not_discoverable(s, key, svc);
 
@@ -108,7 +120,7 @@ static void reconcile_entry(void *arg, const struct k8s_cache_entry *e)
 
 void k8s_discovery_reconcile(struct k8s_source *s, const char *key)
 {
-	if (!s->opts.discover || !k8s_informer_synced(s->services))
+	if (!s->opts.discover || !k8s_source_services_synced(s))
 		return;
 	if (key) {
 		reconcile_one(s, key);
@@ -116,7 +128,8 @@ void k8s_discovery_reconcile(struct k8s_source *s, const char *key)
 	}
 	for (size_t i = 0; i < s->n; i++)
 		s->targets[i]->seen = false;
-	k8s_cache_each(k8s_informer_cache(s->services), reconcile_entry, s);
+	for (size_t i = 0; i < s->n_scopes; i++)
+		k8s_cache_each(k8s_informer_cache(s->scopes[i].services), reconcile_entry, s);
 	for (size_t i = s->n; i-- > 0;) {
 		if (s->targets[i]->discovered && !s->targets[i]->seen)
 			k8s_undiscover(s, i, "gone-from-list");

@@ -10,9 +10,45 @@
 #include <stdlib.h>
 #include <string.h>
 
+bool k8s_source_services_synced(const struct k8s_source *s)
+{
+	for (size_t i = 0; i < s->n_scopes; i++) {
+		if (!k8s_informer_synced(s->scopes[i].services))
+			return false;
+	}
+	return true;
+}
+
 bool k8s_source_synced(const struct k8s_source *s)
 {
-	return k8s_informer_synced(s->services) && k8s_informer_synced(s->slices);
+	for (size_t i = 0; i < s->n_scopes; i++) {
+		if (!k8s_informer_synced(s->scopes[i].slices))
+			return false;
+	}
+	return k8s_source_services_synced(s);
+}
+
+const struct k8s_scope *k8s_source_scope(const struct k8s_source *s, const char *ns)
+{
+	for (size_t i = 0; i < s->n_scopes; i++) {
+		if (!s->scopes[i].ns[0] || !strcmp(s->scopes[i].ns, ns))
+			return &s->scopes[i];
+	}
+	return NULL;
+}
+
+const struct k8s_informer_health *k8s_source_failing(const struct k8s_source *s, const char *ns,
+						     struct k8s_informer_health *out)
+{
+	const struct k8s_scope *scope = k8s_source_scope(s, ns);
+
+	if (!scope)
+		return NULL;
+	k8s_informer_health(scope->services, out);
+	if (out->error)
+		return out;
+	k8s_informer_health(scope->slices, out);
+	return out->error ? out : NULL;
 }
 
 /*
@@ -136,22 +172,54 @@ static bool spec_matches(const struct k8s_target *t, const struct service_spec *
 
 /* ------------------------------------------------------------------ API */
 
-/* One informer per resource, for every namespace, on the source's one API client. */
+/*
+ * One informer per resource for every namespace, on the source's one API
+ * client; or, with --k8s-namespace, one per resource and namespace.
+ */
 static int start_informers(struct k8s_source *s)
 {
-	s->services = k8s_informer_new(s->api, s->loop, &k8s_services_resource, NULL);
-	s->slices = k8s_informer_new(s->api, s->loop, &k8s_endpointslices_resource, NULL);
-	if (!s->services || !s->slices || k8s_source_handle_events(s))
+	size_t n = s->opts.n_namespaces ? s->opts.n_namespaces : 1;
+
+	s->scopes = calloc(n, sizeof(*s->scopes));
+	if (!s->scopes)
 		return -ENOMEM;
-	if (k8s_informer_start(s->services) || k8s_informer_start(s->slices))
+	for (size_t i = 0; i < n; i++) {
+		struct k8s_scope *sc = &s->scopes[s->n_scopes++];
+		const char *ns = s->opts.n_namespaces ? s->opts.namespaces[i] : NULL;
+
+		snprintf(sc->ns, sizeof(sc->ns), "%s", ns ? ns : "");
+		sc->services = k8s_informer_new(s->api, s->loop, &k8s_services_resource, ns);
+		sc->slices = k8s_informer_new(s->api, s->loop, &k8s_endpointslices_resource, ns);
+		if (!sc->services || !sc->slices)
+			return -ENOMEM;
+	}
+	if (k8s_source_handle_events(s))
 		return -ENOMEM;
+	for (size_t i = 0; i < s->n_scopes; i++) {
+		if (k8s_informer_start(s->scopes[i].services) ||
+		    k8s_informer_start(s->scopes[i].slices))
+			return -ENOMEM;
+	}
 	return 0;
+}
+
+/* "services,endpointslices in a, b" or "... (all namespaces)", for the log. */
+static const char *watched_text(const struct k8s_source *s, char *buf, size_t len)
+{
+	size_t used = (size_t)snprintf(buf, len, "services,endpointslices %s",
+				       s->opts.n_namespaces ? "in" : "(all namespaces)");
+
+	for (size_t i = 0; i < s->opts.n_namespaces && used < len; i++)
+		used += (size_t)snprintf(buf + used, len - used, "%s%s", i ? ", " : " ",
+					 s->opts.namespaces[i]);
+	return buf;
 }
 
 struct k8s_source *k8s_source_new(struct event_loop *loop, struct service_table *table,
 				  const struct k8s_source_opts *opts, char *err, size_t errlen)
 {
 	struct k8s_source *s = calloc(1, sizeof(*s));
+	char watched[1024];
 
 	if (!s) {
 		snprintf(err, errlen, "out of memory");
@@ -168,14 +236,14 @@ struct k8s_source *k8s_source_new(struct event_loop *loop, struct service_table 
 		return NULL;
 	}
 	log_info("msg=\"k8s source\" api=%s in_cluster=%s namespace=%s token_file=%s ca_file=%s "
-		 "discover=%s watch_timeout_s=%llu watches=\"services,endpointslices (all "
-		 "namespaces)\"",
+		 "discover=%s watch_timeout_s=%llu watches=%s",
 		 opts->api.server, opts->api.in_cluster ? "true" : "false",
 		 opts->api.ns[0] ? opts->api.ns : "-",
 		 opts->api.token_file[0] ? opts->api.token_file : "-",
 		 opts->api.ca_file[0] ? opts->api.ca_file : "system",
 		 opts->discover ? "true" : "false",
-		 (unsigned long long)(opts->api.watch_timeout_ms / 1000));
+		 (unsigned long long)(opts->api.watch_timeout_ms / 1000),
+		 log_q(watched_text(s, watched, sizeof(watched))));
 	return s;
 }
 
@@ -256,20 +324,24 @@ static const struct k8s_target *target_of(const struct k8s_source *s,
 
 static void fill_status(const struct k8s_target *t, struct k8s_watch_status *out)
 {
-	const struct k8s_source *s = t->src;
-	struct k8s_informer_health a, b;
+	struct k8s_informer_health h;
 	const struct k8s_informer_health *failing;
+	unsigned long long api_errors = 0;
 
-	k8s_informer_health(s->services, &a);
-	k8s_informer_health(s->slices, &b);
-	failing = a.error ? &a : b.error ? &b : NULL;
+	for (size_t i = 0; i < t->src->n_scopes; i++) {
+		k8s_informer_health(t->src->scopes[i].services, &h);
+		api_errors += h.errors;
+		k8s_informer_health(t->src->scopes[i].slices, &h);
+		api_errors += h.errors;
+	}
+	failing = k8s_source_failing(t->src, t->ns, &h);
 	out->source = t->source;
 	out->state = k8s_state_names[k8s_target_state(t)];
 	out->last_refresh = t->last_refresh;
 	out->last_error = failing ? failing->error : t->last_error[0] ? t->last_error : NULL;
 	out->last_error_at = failing ? failing->last_error_at : t->last_error_at;
 	out->refreshes = t->refreshes;
-	out->errors = t->errors + a.errors + b.errors;
+	out->errors = t->errors + api_errors;
 }
 
 bool k8s_source_status(const struct k8s_source *s, const struct agent_service *svc,
@@ -312,15 +384,16 @@ size_t k8s_source_unplaced(const struct k8s_source *s, struct state_service *out
 
 size_t k8s_source_watches(const struct k8s_source *s, struct k8s_informer_health *out, size_t max)
 {
-	const struct k8s_informer *infs[] = {s ? s->services : NULL, s ? s->slices : NULL};
 	size_t n = 0;
 
-	for (size_t i = 0; i < 2; i++) {
-		if (!infs[i])
-			continue;
-		if (n < max)
-			k8s_informer_health(infs[i], &out[n]);
-		n++;
+	for (size_t i = 0; s && i < s->n_scopes; i++) {
+		const struct k8s_informer *infs[] = {s->scopes[i].services, s->scopes[i].slices};
+
+		for (size_t j = 0; j < 2; j++) {
+			if (n < max)
+				k8s_informer_health(infs[j], &out[n]);
+			n++;
+		}
 	}
 	return n;
 }
@@ -340,8 +413,11 @@ void k8s_source_free(struct k8s_source *s)
 	free(s->targets);
 	strmap_clear(&s->by_key);
 	strmap_clear(&s->by_vip);
-	k8s_informer_free(s->services);
-	k8s_informer_free(s->slices);
+	for (size_t i = 0; i < s->n_scopes; i++) {
+		k8s_informer_free(s->scopes[i].services);
+		k8s_informer_free(s->scopes[i].slices);
+	}
+	free(s->scopes);
 	k8s_api_free(s->api);
 	free(s);
 }

@@ -32,7 +32,9 @@ struct k8s_source;
 
 struct k8s_source_opts {
 	struct k8s_api_config api;
-	bool discover;		    /* --k8s-discover */
+	bool discover;		       /* --k8s-discover */
+	const char *const *namespaces; /* --k8s-namespace; n_namespaces 0: every namespace */
+	size_t n_namespaces;
 	void (*changed)(void *arg); /* after every change worth a state file write */
 	void *changed_arg;
 };

@@ -80,8 +80,10 @@ static const struct k8s_handler_ops slices_ops = {
 
 int k8s_source_handle_events(struct k8s_source *s)
 {
-	if (k8s_informer_add_handler(s->services, &services_ops, s) ||
-	    k8s_informer_add_handler(s->slices, &slices_ops, s))
-		return -ENOMEM;
+	for (size_t i = 0; i < s->n_scopes; i++) {
+		if (k8s_informer_add_handler(s->scopes[i].services, &services_ops, s) ||
+		    k8s_informer_add_handler(s->scopes[i].slices, &slices_ops, s))
+			return -ENOMEM;
+	}
 	return 0;
 }

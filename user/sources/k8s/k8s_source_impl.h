@@ -54,12 +54,19 @@ struct k8s_target {
 	unsigned long long refreshes, errors;
 };
 
+/* The informers of one namespace (--k8s-namespace), or of every one (ns ""). */
+struct k8s_scope {
+	char ns[K8S_NAME_LEN];
+	struct k8s_informer *services, *slices;
+};
+
 struct k8s_source {
 	struct event_loop *loop;
 	struct service_table *table;
 	struct k8s_api *api;
 	struct k8s_source_opts opts;
-	struct k8s_informer *services, *slices;
+	struct k8s_scope *scopes; /* one, for every namespace, unless --k8s-namespace */
+	size_t n_scopes;
 	struct k8s_target **targets;
 	size_t n, cap;
 	struct strmap by_key; /* "ns/name" -> the first target of that Service */
@@ -73,8 +80,15 @@ extern const char *const k8s_state_names[];
 void k8s_source_notify(struct k8s_source *s);
 int k8s_source_add_target(struct k8s_source *s, struct k8s_target *t);
 void k8s_source_remove_target(struct k8s_source *s, size_t index);
-/* Both informers have listed once: every target can be published. */
+/* Every informer has listed once: every target can be published. */
 bool k8s_source_synced(const struct k8s_source *s);
+/* Every Services informer has listed once (discovery can look). */
+bool k8s_source_services_synced(const struct k8s_source *s);
+/* The informers that hold namespace ns; NULL if it is not watched. */
+const struct k8s_scope *k8s_source_scope(const struct k8s_source *s, const char *ns);
+/* The health of a failing informer of ns's scope into out (out), or NULL if none fails. */
+const struct k8s_informer_health *k8s_source_failing(const struct k8s_source *s, const char *ns,
+						     struct k8s_informer_health *out);
 
 /* k8s_target.c */
 struct k8s_target *k8s_target_new(struct k8s_source *s, const char *source, const char *ns,

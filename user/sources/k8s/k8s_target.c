@@ -26,12 +26,16 @@ void k8s_target_record_error(struct k8s_target *t, const char *error)
 
 static const struct k8s_service *service_of(const struct k8s_target *t)
 {
-	return k8s_cache_get(k8s_informer_cache(t->src->services), t->key);
+	const struct k8s_scope *scope = k8s_source_scope(t->src, t->ns);
+
+	return scope ? k8s_cache_get(k8s_informer_cache(scope->services), t->key) : NULL;
 }
 
 /* Its own state: what its Service says, whatever the API's health. */
 static enum target_state own_state(const struct k8s_target *t)
 {
+	if (!k8s_source_scope(t->src, t->ns))
+		return T_FAILING; /* its namespace is not watched (config_error says so) */
 	if (!k8s_source_synced(t->src))
 		return T_PENDING;
 	if (!service_of(t))
@@ -41,11 +45,9 @@ static enum target_state own_state(const struct k8s_target *t)
 
 enum target_state k8s_target_state(const struct k8s_target *t)
 {
-	struct k8s_informer_health a, b;
+	struct k8s_informer_health h;
 
-	k8s_informer_health(t->src->services, &a);
-	k8s_informer_health(t->src->slices, &b);
-	return a.error || b.error ? T_FAILING : t->state;
+	return k8s_source_failing(t->src, t->ns, &h) ? T_FAILING : t->state;
 }
 
 static size_t published_backends(const struct k8s_target *t)
@@ -112,9 +114,10 @@ static bool same_backends(const struct target_vip *tv, const struct endpoint *ep
 static int vip_backends(const struct k8s_target *t, const struct target_vip *tv,
 			struct endpoint **eps, size_t *n)
 {
-	size_t n_slices;
+	const struct k8s_scope *scope = k8s_source_scope(t->src, t->ns);
+	size_t n_slices = 0;
 	struct k8s_cache_entry *const *e =
-	    k8s_cache_indexed(k8s_informer_cache(t->src->slices), t->key, &n_slices);
+	    scope ? k8s_cache_indexed(k8s_informer_cache(scope->slices), t->key, &n_slices) : NULL;
 	const struct k8s_slice **slices = calloc(n_slices ? n_slices : 1, sizeof(*slices));
 	int ret;
 
@@ -303,6 +306,15 @@ void k8s_target_apply(struct k8s_target *t)
 	size_t n_want = 0;
 	char err[320] = "", taken[320] = "";
 
+	if (!k8s_source_scope(t->src, t->ns)) {
+		snprintf(err, sizeof(err),
+			 "namespace %s is not watched: add --k8s-namespace %s (the agent watches "
+			 "only the namespaces it is given)",
+			 t->ns, t->ns);
+		set_config_error(t, err);
+		update_state(t);
+		return;
+	}
 	if (!k8s_source_synced(t->src)) {
 		update_state(t);
 		return;
