@@ -23,7 +23,8 @@ import time
 
 import container_rig as rig
 from socklb_agent import SOCKLB, drain, ensure_bpffs, run_socklb
-from test_k8s import (API_IP, FakeApi, make_certs, service_obj, slice_obj, write_token)
+from test_k8s import (API_IP, FakeApi, make_certs, service_obj, slice_obj, wait_until,
+                      write_token)
 from topology import Topology, client_round, run_grpc_client, start_holding_client, start_pods
 from topology import _reader, wait_for_line
 
@@ -106,22 +107,13 @@ def backends(st, vip=VIP):
     return {b["address"]: b for b in svc["backends"]} if svc else {}
 
 
-def wait_for(fn, timeout, step=0.1):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = fn()
-        if v or time.monotonic() > deadline:
-            return v
-        time.sleep(step)
-
-
 def ended_max_age(st):
     return sum(b["ended_graceful"] + b["ended_forced"] for b in backends(st).values())
 
 
 def check_balances(run, client, cg, pods):
     want = {p.addr for p in pods}
-    assert wait_for(lambda: set(backends(run.status())) == want, 10), run.status()
+    assert wait_until(lambda: set(backends(run.status())) == want, 10), run.status()
     before = sum(b["connects"] for b in backends(run.status()).values())
     out = run_grpc_client(client, VIP, cgroup=cg, channels=6)
     assert out["ok"] == 6 and set(out["by_pod"]) == {p.name for p in pods}, out
@@ -221,7 +213,7 @@ def full_context(topo, bundle, node, client, cg, pods, pins):
     run = Run(topo, bundle, node, bundle.name + "-3")
     run.wait_ready()
     held, first = start_holding_client(client, VIP, cgroup=cg, channels=4)
-    assert wait_for(lambda: ended_max_age(run.status()) >= 4, 12), run.status()
+    assert wait_until(lambda: ended_max_age(run.status()) >= 4, 12), run.status()
     topo.stop(held)
     assert run.stop() == 0
     bundle.spec["process"]["env"].pop()
@@ -251,7 +243,7 @@ def capability_matrix(topo, bundle, node, client, cg, pods, variant_pins):
         run.wait_ready()
         check_balances(run, client, cg, pods)
         held, _ = start_holding_client(client, VIP, cgroup=cg, channels=4)
-        ended = wait_for(lambda: ended_max_age(run.status()) >= 4, 8)
+        ended = wait_until(lambda: ended_max_age(run.status()) >= 4, 8)
         st = run.status()
         code, body = run.http("/metrics")
         log = run.log()

@@ -24,6 +24,39 @@ static void render_privileges(FILE *out, const struct metrics_ctx *ctx)
 		*ctx->netns_denied);
 }
 
+/* One metric per informer, labelled by its resource and namespace. */
+struct watch_metric {
+	const char *name, *type, *help;
+	unsigned long long (*value)(const struct k8s_informer_health *h);
+};
+
+static unsigned long long watch_up(const struct k8s_informer_health *h)
+{
+	return h->ok;
+}
+
+static unsigned long long watch_objects(const struct k8s_informer_health *h)
+{
+	return h->objects;
+}
+
+static unsigned long long watch_events(const struct k8s_informer_health *h)
+{
+	return h->events;
+}
+
+static unsigned long long watch_errors(const struct k8s_informer_health *h)
+{
+	return h->errors;
+}
+
+static const struct watch_metric watch_metrics[] = {
+    {"socklb_k8s_watch_up", "gauge", "1 while the watch's last request was answered.", watch_up},
+    {"socklb_k8s_watch_objects", "gauge", "Objects in the watch's cache.", watch_objects},
+    {"socklb_k8s_watch_events_total", "counter", "Watch events taken.", watch_events},
+    {"socklb_k8s_watch_errors_total", "counter", "Failed requests of the watch.", watch_errors},
+};
+
 static void render_watches(FILE *out, const struct metrics_ctx *ctx)
 {
 	struct k8s_informer_health w[MAX_WATCHES];
@@ -33,28 +66,14 @@ static void render_watches(FILE *out, const struct metrics_ctx *ctx)
 	if (n == 0)
 		return;
 	n = n < ARRAY_SIZE(w) ? n : ARRAY_SIZE(w);
-	fprintf(out, "# HELP socklb_k8s_watch_up 1 while the watch's last request was answered.\n"
-		     "# TYPE socklb_k8s_watch_up gauge\n");
-	for (size_t i = 0; i < n; i++)
-		fprintf(out, "socklb_k8s_watch_up{resource=\"%s\",namespace=\"%s\"} %d\n",
-			w[i].resource, w[i].ns, w[i].ok);
-	fprintf(out, "# HELP socklb_k8s_watch_objects Objects in the watch's cache.\n"
-		     "# TYPE socklb_k8s_watch_objects gauge\n");
-	for (size_t i = 0; i < n; i++)
-		fprintf(out, "socklb_k8s_watch_objects{resource=\"%s\",namespace=\"%s\"} %zu\n",
-			w[i].resource, w[i].ns, w[i].objects);
-	fprintf(out, "# HELP socklb_k8s_watch_events_total Watch events taken.\n"
-		     "# TYPE socklb_k8s_watch_events_total counter\n");
-	for (size_t i = 0; i < n; i++)
-		fprintf(out,
-			"socklb_k8s_watch_events_total{resource=\"%s\",namespace=\"%s\"} %llu\n",
-			w[i].resource, w[i].ns, w[i].events);
-	fprintf(out, "# HELP socklb_k8s_watch_errors_total Failed requests of the watch.\n"
-		     "# TYPE socklb_k8s_watch_errors_total counter\n");
-	for (size_t i = 0; i < n; i++)
-		fprintf(out,
-			"socklb_k8s_watch_errors_total{resource=\"%s\",namespace=\"%s\"} %llu\n",
-			w[i].resource, w[i].ns, w[i].errors);
+	for (size_t m = 0; m < ARRAY_SIZE(watch_metrics); m++) {
+		const struct watch_metric *d = &watch_metrics[m];
+
+		fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", d->name, d->help, d->name, d->type);
+		for (size_t i = 0; i < n; i++)
+			fprintf(out, "%s{resource=\"%s\",namespace=\"%s\"} %llu\n", d->name,
+				w[i].resource, w[i].ns, d->value(&w[i]));
+	}
 	agent_sources_k8s_api(ctx->sources, &api);
 	fprintf(out,
 		"# HELP socklb_k8s_api_requests_total Requests sent to the Kubernetes API.\n"
