@@ -851,3 +851,53 @@ def test_rbac_per_namespace_with_k8s_namespace():
             "/api/v1/namespaces/default/services",
             "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices"], reqs
         assert agent.stop() == 0
+
+
+def slice_watch_gaps(api, since, n, timeout):
+    """Seconds between the first n endpointslices watch requests after since."""
+    hits = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        hits = [m for m in api.entries("request", since=since)
+                if m["watch"] and "endpointslices" in m["path"]]
+        if len(hits) >= n:
+            break
+        time.sleep(0.05)
+    assert len(hits) >= n, hits
+    times = [since] + [m["t"] for m in hits[:n]]
+    return [round(b - a, 2) for a, b in zip(times, times[1:])], hits[:n]
+
+
+def test_backoff_grows_in_an_outage_and_starts_over_after_a_healthy_period():
+    with Topology("slbkube") as topo:
+        pods, api_host, node, client, cg, certs, token = setup(topo, 2)
+        api = FakeApi(topo, api_host, certs)
+        api.put("services", service_obj())
+        api.put("endpointslices", slice_obj(pods, 4))
+        agent = start_agent(topo, cg, node, certs, token, services=[SPEC],
+                            extra=["--no-rebalance"])
+        want = {p.addr for p in pods}
+        assert addresses(wait_service(agent, VIP, lambda s: addresses(s) == want, 10)) == want
+        time.sleep(1.2)  # the watch has been healthy longer than a cut needs
+        # The watch is cut, and the API answers the next 3 watches with 503:
+        # resumed at once, then 1 s, 2 s, 4 s.
+        t0 = time.time()
+        api.cmd("fail", status=503, count=3, resource="endpointslices")
+        api.cmd("drop")
+        gaps, hits = slice_watch_gaps(api, t0, 4, 15)
+        assert [m["status"] for m in hits] == [503, 503, 503, 200], hits
+        assert gaps[0] < 0.5 and all(abs(g - w) < 0.4 for g, w in zip(gaps[1:], (1, 2, 4))), gaps
+        assert service(agent, VIP)["source_state"] == "ok" or \
+            wait_service(agent, VIP, lambda s: s["source_state"] == "ok", 3)
+        # Healthy for more than 10 s: the next outage starts from 1 s again.
+        time.sleep(11)
+        t1 = time.time()
+        api.cmd("fail", status=503, count=2, resource="endpointslices")
+        api.cmd("drop")
+        again, hits = slice_watch_gaps(api, t1, 3, 10)
+        assert [m["status"] for m in hits] == [503, 503, 200], hits
+        assert again[0] < 0.5 and abs(again[1] - 1) < 0.4 and abs(again[2] - 2) < 0.4, again
+        print(f"  k8s backoff: watch requests after a cut and 503s {gaps} s apart; after 11 s "
+              f"of health {again} s apart (started over)", flush=True)
+        assert addresses(service(agent, VIP)) == want
+        assert agent.stop() == 0

@@ -39,7 +39,8 @@ request and event sent is one JSON line on stdout ("kind": "reply",
   {"op": "freeze"}              every open watch goes silent, past its timeout
   {"op": "tokens", "tokens": ["t1"]}   accepted bearer tokens (null: any)
   {"op": "rbac", "namespaces": ["default"]}   requests outside them get 403 (null: all)
-  {"op": "fail", "status": 503, "count": 2}   the next requests fail so
+  {"op": "fail", "status": 503, "count": 2, "resource": "endpointslices"}
+                                the next requests (of that resource) fail so
 """
 
 import argparse
@@ -115,7 +116,7 @@ class Store:
         self.history = []  # (rv, type, resource, object)
         self.watches = set()
         self.tokens = None
-        self.fail = []  # statuses for the next requests
+        self.fail = []  # (status, resource or None) for the next requests
         self.watch_status = []  # statuses for the next watches
         self.rbac = None  # namespaces the client may read; None: every one
         bookmark_line = [line for line in (fixtures / "watch-endpointslices.jsonl").read_text()
@@ -255,13 +256,17 @@ class Handler(BaseHTTPRequestHandler):
         if store.tokens is not None and token not in store.tokens:
             self._log(401, url.path, query, token)
             return self._send_json(401, status_body(store.fixtures, 401))
+        route = self._route(url.path)
         with store.lock:
-            failing = store.fail.pop(0) if store.fail else None
+            failing = next((x for x in store.fail
+                            if x[1] is None or (route and x[1] == route[0])), None)
+            if failing:
+                store.fail.remove(failing)
+                failing = failing[0]
         if failing:
             self._log(failing, url.path, query, token)
             return self._send_json(failing, status_body(store.fixtures, failing,
                                                         "injected failure"))
-        route = self._route(url.path)
         if route is not None and store.rbac is not None and route[1] not in store.rbac:
             self._log(403, url.path, query, token)
             where = f'in the namespace "{route[1]}"' if route[1] else "at the cluster scope"
@@ -500,7 +505,7 @@ def run_command(store, cmd):
         return {}
     if op == "fail":
         with store.lock:
-            store.fail += [int(cmd["status"])] * int(cmd.get("count", 1))
+            store.fail += [(int(cmd["status"]), cmd.get("resource"))] * int(cmd.get("count", 1))
         return {}
     if op == "watches":
         with store.lock:
