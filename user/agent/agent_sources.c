@@ -20,7 +20,7 @@
  */
 #define STATE_WRITE_INTERVAL_MS 100
 #define STATE_WRITE_COST_SHARE 10
-#define AGENT_MAX_WATCHES 8
+#define AGENT_MAX_WATCHES (2 * K8S_MAX_NAMESPACES) /* two informers per namespace */
 
 struct agent_sources {
 	struct event_loop *loop;

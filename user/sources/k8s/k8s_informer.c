@@ -84,6 +84,7 @@ static void take_event(struct k8s_informer *inf, enum k8s_event_type type, json_
 	if (ret)
 		return;
 	inf->events++;
+	inf->last_refresh = wall_now(); /* an event is an answer too */
 	e = parsed ? k8s_cache_entry(&inf->cache, key) : NULL;
 	notify_changed(inf, &(struct k8s_change){
 				.key = key,

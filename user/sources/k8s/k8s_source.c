@@ -327,17 +327,25 @@ static void fill_status(const struct k8s_target *t, struct k8s_watch_status *out
 	struct k8s_informer_health h;
 	const struct k8s_informer_health *failing;
 	unsigned long long api_errors = 0;
+	double api_refresh = 0;
 
 	for (size_t i = 0; i < t->src->n_scopes; i++) {
-		k8s_informer_health(t->src->scopes[i].services, &h);
+		const struct k8s_scope *sc = &t->src->scopes[i];
+		bool own = !sc->ns[0] || !strcmp(sc->ns, t->ns);
+
+		k8s_informer_health(sc->services, &h);
 		api_errors += h.errors;
-		k8s_informer_health(t->src->scopes[i].slices, &h);
+		api_refresh = own ? h.last_refresh : api_refresh;
+		k8s_informer_health(sc->slices, &h);
 		api_errors += h.errors;
+		if (own && h.last_refresh < api_refresh)
+			api_refresh = h.last_refresh;
 	}
 	failing = k8s_source_failing(t->src, t->ns, &h);
 	out->source = t->source;
 	out->state = k8s_state_names[k8s_target_state(t)];
-	out->last_refresh = t->last_refresh;
+	/* Its own last change, or the API's last answer for both its informers. */
+	out->last_refresh = t->last_refresh > api_refresh ? t->last_refresh : api_refresh;
 	out->last_error = failing ? failing->error : t->last_error[0] ? t->last_error : NULL;
 	out->last_error_at = failing ? failing->last_error_at : t->last_error_at;
 	out->refreshes = t->refreshes;

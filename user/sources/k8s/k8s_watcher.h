@@ -17,8 +17,8 @@
  * - a failed request, an ERROR event, a garbled line, a watch that ends
  *   before it was healthy, or no data at all for twice the watch timeout (a
  *   stalled connection): a failure, retried after a backoff of 1 s, 2 s,
- *   4 s ... 30 s (a watch resumes from its resourceVersion, a list starts
- *   over).  The backoff starts from 1 s again after K8S_HEALTHY_PERIOD_MS of
+ *   4 s ... 30 s (a watch resumes from its resourceVersion, a list from the
+ *   page that failed: its continue token holds the list's snapshot).  The backoff starts from 1 s again after K8S_HEALTHY_PERIOD_MS of
  *   health.
  *
  * Healthy: a list page answered, or a watch answered 200 or delivered data.
