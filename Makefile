@@ -47,19 +47,21 @@ BENCH_BPF  := $(patsubst tests/bench/bpf/%.bpf.c,$(BUILD)/bench/%.bpf.o,$(wildca
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all deps test unit-test bpf-test e2e-test deploy-test bench-test demo bench bench-quick \
-        san clean help format
+.PHONY: all deps test unit-test bpf-test e2e-test deploy-test container-test bench-test demo \
+        bench bench-quick san clean help format
 all: $(BUILD)/socklb
 
 help:
 	@echo "make              build bpf objects, skeletons and $(BUILD)/socklb"
 	@echo "make deps         install every Debian package needed to build, test and demo"
 	@echo "make demo         build, then show calls per pod without and with socklb"
-	@echo "make test         every test: unit-test, bpf-test, e2e-test, deploy-test, bench-test"
+	@echo "make test         every test: unit-test, bpf-test, e2e-test, deploy-test, container-test,"
+	@echo "                  bench-test"
 	@echo "make unit-test    Check unit tests (ASan + UBSan)"
 	@echo "make bpf-test     program-level tests of the BPF programs on real sockets (root)"
 	@echo "make e2e-test     end-to-end tests with real gRPC peers in network namespaces"
 	@echo "make deploy-test  render deploy/ offline and validate it against the Kubernetes schemas"
+	@echo "make container-test  build the image (podman) and run it under the DaemonSet's context"
 	@echo "make bench-test   the benchmark harness in its quick mode (every mode gives figures)"
 	@echo "make bench        the full benchmark: results/ gets results.json, .md and plots"
 	@echo "make bench-quick  the benchmark's quick mode alone"
@@ -155,11 +157,16 @@ tests/deploy/node_modules: tests/deploy/package-lock.json
 	tests/deploy/install.sh
 	@touch $@
 
+# The image built with podman from a local debootstrap base, run under the
+# DaemonSet's securityContext, then without each capability it adds.
+container-test: $(BUILD)/socklb
+	$(PYTHON) tests/e2e/runner.py --timeout 1500 tests/container/test_container.py
+
 # The benchmark harness in its quick mode: every mode must produce figures.
 bench-test: $(BUILD)/socklb $(BENCH_BPF)
 	$(PYTHON) tests/e2e/runner.py tests/bench/test_bench_quick.py
 
-test: unit-test bpf-test e2e-test deploy-test bench-test
+test: unit-test bpf-test e2e-test deploy-test container-test bench-test
 
 demo: $(BUILD)/socklb
 	$(PYTHON) tests/e2e/demo.py

@@ -9,6 +9,7 @@
 #include "lib/util.h"
 #include "agent/state_file.h"
 #include "sources/dns/dns_resolver.h"
+#include "sources/source.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -66,6 +67,7 @@ enum agent_option {
 	OPT_CA_FILE,
 	OPT_K8S_DISCOVER,
 	OPT_K8S_WATCH_TIMEOUT,
+	OPT_K8S_NAMESPACE,
 };
 
 /* Applied, in this order, before the user's options. */
@@ -204,6 +206,10 @@ static const struct argp_option agent_options[] = {
      "Balance every ClusterIP Service annotated socklb.io/enabled: \"true\" (all "
      "namespaces, every TCP port)",
      G_K8S},
+    {"k8s-namespace", OPT_K8S_NAMESPACE, "NS", 0,
+     "Watch Services and EndpointSlices in this namespace only (repeatable), for RBAC "
+     "that grants them per namespace (default: one watch of each for the whole cluster)",
+     G_K8S},
     {"k8s-watch-timeout", OPT_K8S_WATCH_TIMEOUT, "DURATION", 0,
      "timeoutSeconds of each watch; one silent for twice this is reconnected "
      "(default " D_K8S_WATCH_TIMEOUT ")",
@@ -337,6 +343,13 @@ static bool parse_source_option(int key, char *arg, struct argp_state *state,
 		break;
 	case OPT_K8S_DISCOVER:
 		cfg->k8s.discover = true;
+		break;
+	case OPT_K8S_NAMESPACE:
+		if (k8s_label_check("--k8s-namespace", arg, strlen(arg), err, sizeof(err)))
+			argp_error(state, "%s", err);
+		if (cfg->k8s.n_namespaces == K8S_MAX_NAMESPACES)
+			argp_error(state, "--k8s-namespace: at most %d", K8S_MAX_NAMESPACES);
+		cfg->k8s.namespaces[cfg->k8s.n_namespaces++] = arg;
 		break;
 	case OPT_K8S_WATCH_TIMEOUT:
 		cfg->k8s.watch_timeout_ms =

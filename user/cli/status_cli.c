@@ -169,6 +169,7 @@ static void print_text(const struct service_row *rows, size_t n, json_object *st
 {
 	char vip[ENDPOINT_STR_LEN], be[ENDPOINT_STR_LEN];
 
+	status_sources_agent_text(state);
 	if (n == 0 && !status_sources_any_unshown(state))
 		printf("no services\n");
 	for (size_t i = 0; i < n; i++) {
@@ -261,6 +262,7 @@ static void print_json(const struct lb_maps *maps, const struct service_row *row
 	}
 	status_sources_json_unshown(state, services);
 	json_object_object_add(root, "services", services);
+	status_sources_agent_json(state, root);
 	status_datapath_json(maps, dp, root);
 	printf("%s\n", json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY));
 	json_object_put(root);

@@ -206,6 +206,23 @@ static size_t find_namespaces(struct rebalancer *r, struct netns_visit *visits, 
 
 #define MAX_NETNS_PER_TICK 4096
 
+/*
+ * Not allowed into a namespace that holds connections to end: said once (a
+ * warning naming the missing capability), then counted for the metrics.
+ */
+static void note_denied(struct rebalancer *r, __u64 cookie, int ret)
+{
+	if (r->netns_denied++ == 0)
+		log_warn("msg=\"cannot enter a network namespace: its connections are not ended\" "
+			 "netns_cookie=%llu error=%s hint=\"CAP_SYS_PTRACE missing? (entering "
+			 "another process's namespace needs it)\"",
+			 (unsigned long long)cookie, log_q(strerror(-ret)));
+	else
+		log_debug("msg=\"cannot enter network namespace, skipped\" netns_cookie=%llu "
+			  "error=%s",
+			  (unsigned long long)cookie, log_q(strerror(-ret)));
+}
+
 static void act(struct rebalancer *r)
 {
 	static struct netns_visit visits[MAX_NETNS_PER_TICK];
@@ -223,6 +240,8 @@ static void act(struct rebalancer *r)
 		if (ret == -ENOENT)
 			log_debug("msg=\"network namespace gone, skipped\" netns_cookie=%llu",
 				  (unsigned long long)visits[i].cookie);
+		else if (ret == -EACCES || ret == -EPERM)
+			note_denied(r, visits[i].cookie, ret);
 		else if (ret)
 			log_debug(
 			    "msg=\"cannot enter network namespace, skipped\" netns_cookie=%llu "

@@ -55,7 +55,8 @@ struct rebalancer {
 	__u32 n_snapshot;
 	size_t visit_start; /* rotates the order namespaces are visited in */
 	__u64 last_activity;
-	bool dirty; /* the service table changed since the last plan */
+	bool dirty;			 /* the service table changed since the last plan */
+	unsigned long long netns_denied; /* namespaces not entered: permission denied */
 };
 
 /*

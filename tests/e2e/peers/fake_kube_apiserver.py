@@ -10,9 +10,12 @@ for, the way kube-apiserver v1.28 answers it:
   GET /api/v1[/namespaces/NS]/services[?fieldSelector=metadata.name=NAME]
   GET /apis/discovery.k8s.io/v1[/namespaces/NS]/endpointslices
       [?labelSelector=kubernetes.io/service-name=NAME]
+  ...&limit=N[&continue=TOKEN]                              a list in pages
   ...&watch=1&resourceVersion=RV&allowWatchBookmarks=true&timeoutSeconds=N
 
-Lists carry the store's resourceVersion; a watch (chunked, one JSON event per
+Lists carry the store's resourceVersion (a paged list: the one of its first
+page, in every page; a continue token older than the last compaction gets
+410 Expired, as from etcd); a watch (chunked, one JSON event per
 line) replays the history after its resourceVersion (or synthetic ADDED
 events without one), then streams what the test changes, and ends cleanly
 after timeoutSeconds.  A watch from a resourceVersion older than the last
@@ -24,6 +27,9 @@ request and event sent is one JSON line on stdout ("kind": "reply",
 "request", "sent", "tls-error"; "ready" first):
 
   {"op": "put", "resource": "services", "object": {...}}    ADDED or MODIFIED
+  {"op": "bulk", "resource": "services", "objects": [...]}  many puts, one reply
+  {"op": "restore", "resource": ..., "objects": [...]}  objects as a restored
+                                store has them: no event, no history
   {"op": "delete", "resource": ..., "namespace": ..., "name": ...}
   {"op": "bookmark"}            a BOOKMARK to every open watch
   {"op": "expire"}              compact: ERROR 410 to every open watch
@@ -32,7 +38,9 @@ request and event sent is one JSON line on stdout ("kind": "reply",
   {"op": "drop"}                cut every open watch mid-line (no clean end)
   {"op": "freeze"}              every open watch goes silent, past its timeout
   {"op": "tokens", "tokens": ["t1"]}   accepted bearer tokens (null: any)
-  {"op": "fail", "status": 503, "count": 2}   the next requests fail so
+  {"op": "rbac", "namespaces": ["default"]}   requests outside them get 403 (null: all)
+  {"op": "fail", "status": 503, "count": 2, "resource": "endpointslices"}
+                                the next requests (of that resource) fail so
 """
 
 import argparse
@@ -98,17 +106,19 @@ class Watch:
 
 
 class Store:
-    def __init__(self, fixtures, start_rv):
+    def __init__(self, fixtures, start_rv, compacted_rv=None):
         self.fixtures = fixtures
         self.lock = threading.Lock()
         self.rv = start_rv
-        self.compacted = start_rv  # a watch from below this is too old
+        # a watch from below this is too old
+        self.compacted = start_rv if compacted_rv is None else compacted_rv
         self.objects = {}  # (resource, ns, name) -> object
         self.history = []  # (rv, type, resource, object)
         self.watches = set()
         self.tokens = None
-        self.fail = []  # statuses for the next requests
+        self.fail = []  # (status, resource or None) for the next requests
         self.watch_status = []  # statuses for the next watches
+        self.rbac = None  # namespaces the client may read; None: every one
         bookmark_line = [line for line in (fixtures / "watch-endpointslices.jsonl").read_text()
                          .splitlines() if '"BOOKMARK"' in line][0]
         self.bookmark_template = json.loads(bookmark_line)
@@ -136,6 +146,17 @@ class Store:
             self.history.append((self.rv, etype, resource, obj))
             n = self._broadcast(resource, etype, obj)
             return {"rv": str(self.rv), "type": etype, "watches": n}
+
+    def restore(self, resource, objs):
+        with self.lock:
+            for obj in objs:
+                obj = copy.deepcopy(obj)
+                obj["kind"], obj["apiVersion"] = KINDS[resource][:2]
+                md = obj.setdefault("metadata", {})
+                md.setdefault("namespace", "default")
+                md.setdefault("resourceVersion", str(self.rv))
+                self.objects[(resource, md["namespace"], md["name"])] = obj
+            return {"count": len(objs)}
 
     def delete(self, resource, ns, name):
         with self.lock:
@@ -169,12 +190,20 @@ class Store:
                 w.q.put(("freeze",))
             return {"watches": len(self.watches)}
 
-    def list(self, resource, ns, name, service_name):
+    def list(self, resource, ns, name, service_name, limit=0, cont=None):
+        """(items, rv, continue token or "") -- None if the token expired."""
         probe = Watch(resource, ns, name, service_name)
+        start, rv = 0, None
+        if cont:
+            start, rv = (int(x) for x in cont.split("-"))
         with self.lock:
-            items = [copy.deepcopy(o) for (r, _, _), o in sorted(self.objects.items())
-                     if probe.matches(r, o)]
-            return items, str(self.rv)
+            if rv is not None and rv < self.compacted:
+                return None
+            rv = self.rv if rv is None else rv
+            items = [o for (r, _, _), o in sorted(self.objects.items()) if probe.matches(r, o)]
+            end = start + limit if limit > 0 else len(items)
+            page = [copy.deepcopy(o) for o in items[start:end]]
+            return page, str(rv), f"{end}-{rv}" if end < len(items) else ""
 
     def start_watch(self, w, rv):
         """Registers w; returns the events it must send first (or None: 410)."""
@@ -227,13 +256,24 @@ class Handler(BaseHTTPRequestHandler):
         if store.tokens is not None and token not in store.tokens:
             self._log(401, url.path, query, token)
             return self._send_json(401, status_body(store.fixtures, 401))
+        route = self._route(url.path)
         with store.lock:
-            failing = store.fail.pop(0) if store.fail else None
+            failing = next((x for x in store.fail
+                            if x[1] is None or (route and x[1] == route[0])), None)
+            if failing:
+                store.fail.remove(failing)
+                failing = failing[0]
         if failing:
             self._log(failing, url.path, query, token)
             return self._send_json(failing, status_body(store.fixtures, failing,
                                                         "injected failure"))
-        route = self._route(url.path)
+        if route is not None and store.rbac is not None and route[1] not in store.rbac:
+            self._log(403, url.path, query, token)
+            where = f'in the namespace "{route[1]}"' if route[1] else "at the cluster scope"
+            return self._send_json(403, status_body(
+                store.fixtures, 403, f'{route[0]} is forbidden: User "system:serviceaccount:'
+                f'socklb-system:socklb" cannot list resource "{route[0]}" {where}',
+                "Forbidden"))
         if route is None:
             self._log(404, url.path, query, token)
             return self._send_json(404, status_body(store.fixtures, 404, "the server could "
@@ -251,14 +291,23 @@ class Handler(BaseHTTPRequestHandler):
         if query.get("watch") in ("1", "true"):
             return self._watch(Watch(resource, ns, field_name, label_name), url.path, query,
                                token)
-        items, rv = store.list(resource, ns, field_name, label_name)
+        listed = store.list(resource, ns, field_name, label_name, int(query.get("limit", "0")),
+                            query.get("continue"))
+        if listed is None:
+            self._log(410, url.path, query, token)
+            return self._send_json(410, status_body(store.fixtures, 410,
+                                                    "The provided continue parameter is too old"))
+        items, rv, cont = listed
         for it in items:
             it.pop("kind", None)
             it.pop("apiVersion", None)
         _, api_version, list_kind = KINDS[resource]
         self._log(200, url.path, query, token)
-        self._send_json(200, {"kind": list_kind, "apiVersion": api_version,
-                              "metadata": {"resourceVersion": rv}, "items": items})
+        meta = {"resourceVersion": rv}
+        if cont:
+            meta["continue"] = cont
+        self._send_json(200, {"kind": list_kind, "apiVersion": api_version, "metadata": meta,
+                              "items": items})
 
     @staticmethod
     def _route(path):
@@ -390,6 +439,7 @@ class TLSServer(ThreadingHTTPServer):
 
     def finish_request(self, request, client_address):
         request.settimeout(None)
+        emit({"kind": "conn", "peer": "%s:%d" % client_address[:2]})
         try:
             tls = self.ctx.wrap_socket(request, server_side=True)
         except (ssl.SSLError, OSError) as e:
@@ -421,6 +471,15 @@ def run_command(store, cmd):
     op = cmd.get("op")
     if op == "put":
         return store.put(cmd["resource"], cmd["object"])
+    if op == "bulk":
+        n = 0
+        for obj in cmd["objects"]:
+            store.put(cmd["resource"], obj)
+            n += 1
+        with store.lock:
+            return {"count": n, "rv": str(store.rv)}
+    if op == "restore":
+        return store.restore(cmd["resource"], cmd["objects"])
     if op == "delete":
         return store.delete(cmd["resource"], cmd.get("namespace", "default"), cmd["name"])
     if op == "bookmark":
@@ -441,9 +500,12 @@ def run_command(store, cmd):
     if op == "tokens":
         store.tokens = set(cmd["tokens"]) if cmd.get("tokens") is not None else None
         return {}
+    if op == "rbac":
+        store.rbac = set(cmd["namespaces"]) if cmd.get("namespaces") is not None else None
+        return {}
     if op == "fail":
         with store.lock:
-            store.fail += [int(cmd["status"])] * int(cmd.get("count", 1))
+            store.fail += [(int(cmd["status"]), cmd.get("resource"))] * int(cmd.get("count", 1))
         return {}
     if op == "watches":
         with store.lock:
@@ -459,12 +521,14 @@ def main():
     p.add_argument("--key", required=True)
     p.add_argument("--fixtures", required=True)
     p.add_argument("--start-rv", type=int, default=1000)
+    p.add_argument("--compacted-rv", type=int, default=None,
+                   help="watches from below this get 410 (default: --start-rv)")
     p.add_argument("--tokens", default=None, help="comma-separated accepted tokens")
     args = p.parse_args()
     host, _, port = args.listen.rpartition(":")
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(args.cert, args.key)
-    store = Store(Path(args.fixtures), args.start_rv)
+    store = Store(Path(args.fixtures), args.start_rv, args.compacted_rv)
     if args.tokens:
         store.tokens = set(args.tokens.split(","))
     server = TLSServer((host, int(port)), ctx, store)
