@@ -21,5 +21,6 @@ Suite *event_loop_suite(void);
 Suite *log_suite(void);
 Suite *array_suite(void);
 Suite *cluster_plan_suite(void);
+Suite *time_fair_suite(void);
 
 #endif
