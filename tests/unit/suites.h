@@ -21,5 +21,8 @@ Suite *event_loop_suite(void);
 Suite *log_suite(void);
 Suite *array_suite(void);
 Suite *cluster_plan_suite(void);
+Suite *cluster_project_suite(void);
+Suite *cluster_report_suite(void);
+Suite *cluster_publish_policy_suite(void);
 
 #endif
