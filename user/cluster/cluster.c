@@ -121,6 +121,24 @@ static void on_view_timer(void *arg)
 		log_error("msg=\"cluster: cannot re-arm the view check\"");
 }
 
+static void on_settled(void *arg)
+{
+	struct cluster *c = arg;
+
+	c->view_dirty = true;
+	notify(c);
+}
+
+void cluster_wake_in(struct cluster *c, __u64 delay_ms)
+{
+	__u64 due = mono_now_ms() + delay_ms;
+
+	if (loop_timer_armed(&c->settle_timer) && c->settle_timer.due_ms <= due)
+		return;
+	if (loop_timer_arm(c->ctx.loop, &c->settle_timer, delay_ms, on_settled, c))
+		log_error("msg=\"cluster: cannot schedule the next pass\"");
+}
+
 /* ---------------------------------------------------------- the passes */
 
 void cluster_pass_begin(struct cluster *c)
@@ -174,7 +192,7 @@ static void sweep_services(struct cluster *c)
 		return;
 	strmap_each(&c->services, note_unseen, &s);
 	for (size_t i = 0; i < s.n; i++) {
-		free(strmap_del(&c->services, s.gone[i]));
+		cluster_service_memory_free(strmap_del(&c->services, s.gone[i]));
 		free(s.gone[i]);
 	}
 	free(s.gone);
@@ -315,7 +333,7 @@ static void free_memory(void *arg, const char *key, void *value)
 {
 	(void)arg;
 	(void)key;
-	free(value);
+	cluster_service_memory_free(value);
 }
 
 void cluster_stop(struct cluster *c)
@@ -324,6 +342,7 @@ void cluster_stop(struct cluster *c)
 		return;
 	loop_timer_cancel(c->ctx.loop, &c->poll_timer);
 	loop_timer_cancel(c->ctx.loop, &c->view_timer);
+	loop_timer_cancel(c->ctx.loop, &c->settle_timer);
 	cluster_publisher_free(c->publisher);
 	k8s_informer_free(c->informer);
 	cluster_report_free(&c->report);

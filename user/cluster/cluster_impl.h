@@ -21,10 +21,26 @@ struct cluster_backend_memory {
 	__u32 extra;	     /* what backend_extra holds for it */
 };
 
+/*
+ * A plan that asks this node to move connections is acted on only once it
+ * has stood this much longer than a publish interval: a count another node
+ * changed is in the API by then.  Until then the plan may be made of a
+ * report about to change (clients connecting on every node at once), and
+ * moving on it would be moving on what the others are already doing.
+ * Except right after backends were only added (a scale-out): every count is
+ * as published, and the plan is sure at once.
+ */
+#define CLUSTER_SETTLE_MARGIN_MS 500
+
 /* What the cluster remembers of one service (by its VIP's text). */
 struct cluster_service_memory {
 	__u64 pass;	   /* the last pass that saw it */
 	__u64 last_end_ms; /* monotonic: when one of its connections was last ended */
+	__u32 *ids;	   /* its backend set at the last pass (ids, in set order) */
+	size_t n_ids;
+	/* monotonic: since when the plan has moved this node's connections; 0: it does not */
+	__u64 moving_since_ms;
+	bool at_once; /* those moves came with a scale-out: no settling */
 };
 
 struct cluster {
@@ -48,11 +64,15 @@ struct cluster {
 	void *replan_arg;
 	struct loop_timer poll_timer;
 	struct loop_timer view_timer;
+	struct loop_timer settle_timer; /* a plan that settles wants another pass then */
 	__u64 last_activity;
 	bool view_dirty; /* the view changed since the last pass */
 };
 
 /* cluster_pass.c: forgets what backend_extra holds for svc (per node again). */
 void cluster_forget_extras(struct cluster *c, const struct agent_service *svc);
+void cluster_service_memory_free(struct cluster_service_memory *m);
+/* cluster.c: another pass in delay_ms (or sooner, if one was asked for sooner). */
+void cluster_wake_in(struct cluster *c, __u64 delay_ms);
 
 #endif

@@ -46,6 +46,42 @@ static struct cluster_service_memory *service_memory(struct cluster *c,
 	return m;
 }
 
+void cluster_service_memory_free(struct cluster_service_memory *m)
+{
+	if (m)
+		free(m->ids);
+	free(m);
+}
+
+/*
+ * Whether svc's backend set grew since the last pass: backends added, none
+ * removed (a scale-out).  A first pass is no growth: what it finds is old.
+ */
+static bool compare_set(struct cluster_service_memory *sm, const struct agent_service *svc)
+{
+	size_t n = svc->backends.n;
+	bool changed = sm->n_ids != n, removed = false, first = !sm->ids;
+	__u32 *ids;
+
+	for (size_t i = 0; i < sm->n_ids; i++) {
+		bool kept = false;
+
+		for (size_t j = 0; j < n && !kept; j++)
+			kept = svc->backends.items[j].id == sm->ids[i];
+		removed |= !kept;
+	}
+	for (size_t j = 0; j < n && !changed; j++)
+		changed = svc->backends.items[j].id != sm->ids[j];
+	if ((changed || first) && (ids = calloc(n ? n : 1, sizeof(*ids)))) {
+		for (size_t j = 0; j < n; j++)
+			ids[j] = svc->backends.items[j].id;
+		free(sm->ids);
+		sm->ids = ids;
+		sm->n_ids = n;
+	}
+	return changed && !removed && !first;
+}
+
 static struct cluster_backend_memory *backend_memory(struct cluster *c, __u32 id)
 {
 	static struct cluster_backend_memory none;
@@ -158,25 +194,69 @@ static size_t gather_nodes(struct cluster *c, const struct agent_service *svc, c
 	return k;
 }
 
+/* This node's part of a move, for whoever wonders why a connection was ended. */
+static void log_plan(const struct agent_service *svc, size_t i, const struct cluster_projection *p,
+		     __u32 gone, bool act)
+{
+	char vip[ENDPOINT_STR_LEN], be[ENDPOINT_STR_LEN];
+
+	log_debug("msg=\"cluster plan: this node's part\" service=%s backend=%s move=%u ended=%u "
+		  "cluster=%u target=%u every_node_moves=%zu state=%s",
+		  endpoint_str(&svc->vip, vip, sizeof(vip)),
+		  endpoint_str(&svc->backends.items[i].ep, be, sizeof(be)), p->self_out[i], gone,
+		  p->cluster[i], p->target[i], p->moves, act ? "moving" : "settling");
+}
+
+/*
+ * Whether to act on this node's part of the plan now (CLUSTER_SETTLE_MARGIN_MS):
+ * at once after a scale-out, else once the plan has stood long enough.
+ */
+static bool settled(struct cluster *c, struct cluster_service_memory *sm,
+		    const struct agent_service *svc, bool moves)
+{
+	__u64 now = mono_now_ms(), settle = c->opts.publish_ms + CLUSTER_SETTLE_MARGIN_MS;
+	bool grew = compare_set(sm, svc);
+
+	if (!moves) {
+		sm->moving_since_ms = 0;
+		return true;
+	}
+	if (!sm->moving_since_ms) {
+		sm->moving_since_ms = now;
+		sm->at_once = grew;
+	}
+	if (sm->at_once || now - sm->moving_since_ms >= settle)
+		return true;
+	cluster_wake_in(c, sm->moving_since_ms + settle - now);
+	return false;
+}
+
 /* The plan for svc: extras into the map, this node's part into excess (may be NULL). */
-static int plan(struct cluster *c, const struct agent_service *svc, const __u32 *own, __u64 *excess)
+static int plan(struct cluster *c, struct cluster_service_memory *sm,
+		const struct agent_service *svc, const __u32 *own, __u64 *excess)
 {
 	size_t n = svc->backends.n, np = c->peers.n_fresh, cells = (np ? np : 1) * (n ? n : 1);
 	__u32 *matrix = calloc(cells, sizeof(*matrix)),
 	      *out = calloc(4 * (n ? n : 1), sizeof(*out));
 	struct cluster_node_counts *nodes = calloc(np + 1, sizeof(*nodes));
 	struct cluster_projection proj = {out, out + n, out + 2 * n, out + 3 * n, 0};
+	bool moves = false, act;
 	int ret = -ENOMEM;
 
 	if (matrix && out && nodes)
 		ret = cluster_project(nodes, gather_nodes(c, svc, own, matrix, nodes), 0, n,
 				      c->ctx.threshold, &proj);
+	for (size_t i = 0; i < n && ret == 0; i++)
+		moves |= proj.self_out[i] > 0;
+	act = ret == 0 && settled(c, sm, svc, moves);
 	for (size_t i = 0; i < n && ret == 0; i++) {
 		__u32 id = svc->backends.items[i].id, gone = backend_memory(c, id)->gone;
 
 		set_extra(c, id, proj.extra[i]);
 		if (excess)
-			excess[i] = proj.self_out[i] > gone ? proj.self_out[i] - gone : 0;
+			excess[i] = act && proj.self_out[i] > gone ? proj.self_out[i] - gone : 0;
+		if (proj.self_out[i])
+			log_plan(svc, i, &proj, gone, act);
 	}
 	free(nodes);
 	free(out);
@@ -201,7 +281,7 @@ bool cluster_service_pass(struct cluster *c, const struct agent_service *svc,
 	if (update_report(c, svc, own))
 		log_error("msg=\"cluster: out of memory for this node's report\"");
 	if (c->up && n)
-		balanced = plan(c, svc, own, excess) == 0;
+		balanced = plan(c, sm, svc, own, excess) == 0;
 	if (!balanced)
 		cluster_forget_extras(c, svc);
 	free(own);
