@@ -118,6 +118,26 @@ START_TEST(test_object_round_trip)
 }
 END_TEST
 
+/* The object as the API server keeps it (tests/fixtures/k8s), server fields and all. */
+START_TEST(test_parse_the_api_servers_copy)
+{
+	json_object *obj = test_fixture_json("socklbnode-kind-worker.json");
+	struct cluster_report r;
+	char err[256];
+
+	ck_assert_int_eq(cluster_report_parse(obj, &r, err, sizeof(err)), 0);
+	ck_assert_str_eq(r.name, "kind-worker");
+	ck_assert_uint_eq(r.heartbeat_ms, 30000);
+	ck_assert_uint_eq(r.publish_ms, 1000);
+	ck_assert(r.heartbeat > 1700730161.50 && r.heartbeat < 1700730161.51);
+	ck_assert_uint_eq(count_of(&r, "10.96.0.10:8080", "10.244.1.11:8080"), 2);
+	ck_assert_uint_eq(count_of(&r, "10.96.0.10:8080", "10.244.1.12:8080"), 1);
+	ck_assert_uint_eq(count_of(&r, "[fd00:96::10]:8080", "[fd00:5a1b::b]:8080"), 3);
+	cluster_report_free(&r);
+	json_object_put(obj);
+}
+END_TEST
+
 static int parse_text(const char *json, struct cluster_report *out, char *err, size_t errlen)
 {
 	json_object *obj = json_tokener_parse(json);
@@ -233,6 +253,7 @@ Suite *cluster_report_suite(void)
 	tcase_add_test(tc, test_set_says_whether_the_report_changed);
 	tcase_add_test(tc, test_retain_drops_services_gone);
 	tcase_add_test(tc, test_object_round_trip);
+	tcase_add_test(tc, test_parse_the_api_servers_copy);
 	tcase_add_test(tc, test_parse_refuses_what_is_not_a_report);
 	tcase_add_test(tc, test_times_are_rfc3339_utc);
 	tcase_add_test(tc, test_a_report_older_than_three_heartbeats_counts_as_absent);
