@@ -134,7 +134,13 @@ def test_go_http2_front_like_kube_apiserver():
         print(f"  Go http2 front: {len(reqs)} requests ({', '.join(sorted({r['proto'] for r in reqs}))}) "
               f"on {len(peers)} TCP connection(s), {1 + N_EXTRA} Services", flush=True)
         assert len(peers) == 1 and all(r["proto"] == "HTTP/2.0" for r in reqs), reqs
-        assert len(reqs) == 4, reqs  # two lists, two watches; no probe, nothing per Service
+        source = [r for r in reqs if "socklb" not in r["path"] and "/nodes/" not in r["path"]]
+        assert len(source) == 4, reqs  # two lists, two watches; no probe, nothing per Service
+        # The cluster view on the same connection: a list and a watch of every
+        # node's SocklbNode, this node's Node once, its own object created.
+        assert sorted((r["path"].rsplit("/", 2)[-2], "watch=1" in r["query"])
+                      for r in reqs if r not in source) == [
+            ("nodes", False), ("v1alpha1", False), ("v1alpha1", False), ("v1alpha1", True)], reqs
         assert service(agent, VIP)["source_state"] == "ok"
         assert agent.stop() == 0
         front.stop()

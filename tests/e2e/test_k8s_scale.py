@@ -16,7 +16,7 @@ import time
 
 from api_fronts import UPSTREAM, H2Front
 from socklb_agent import SOCKLB, Agent, drain
-from test_k8s import FakeApi, make_certs, service_obj, slice_obj, write_token
+from fake_api import FakeApi, make_certs, service_obj, slice_obj, write_token
 from topology import Topology, start_pods, wait_for_line
 
 API_IP = "10.244.1.60"
@@ -62,9 +62,12 @@ def measure(topo, n, http2, binary=SOCKLB, pods=None):
     api.cmd("bulk", resource="endpointslices", objects=slices)
     cg = topo.make_cgroup()
     began = time.monotonic()
+    # The k8s: source's cost alone: the cluster view's objects, one list and
+    # one watch of them whatever the number of Services, are test_cluster.py's.
     agent = Agent(topo, cg, netns=node.netns, binary=binary,
                   extra=["--api-server", f"https://{API_IP}:6443", "--ca-file", certs["ca"],
                          "--token-file", token, "--k8s-discover", "--no-rebalance",
+                         *(["--no-cluster"] if binary == SOCKLB else []),
                          "--max-services", "16384", "--max-backends", "32768"])
     wait_for_line(agent.proc, r'msg="k8s: every service known"', 120)
     synced = time.monotonic() - began

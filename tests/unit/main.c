@@ -25,6 +25,9 @@ int main(void)
 	srunner_add_suite(sr, log_suite());
 	srunner_add_suite(sr, array_suite());
 	srunner_add_suite(sr, cluster_plan_suite());
+	srunner_add_suite(sr, cluster_project_suite());
+	srunner_add_suite(sr, cluster_report_suite());
+	srunner_add_suite(sr, cluster_publish_policy_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

@@ -40,6 +40,13 @@ struct agent {
 	size_t n_missing;
 };
 
+/* The rebalancer plans k8s: services on cluster-wide counts once there is a cluster view. */
+static void attach_cluster(struct agent *a)
+{
+	if (a->rebalancing)
+		rebalancer_set_cluster(&a->rebalancer, agent_sources_cluster(a->sources));
+}
+
 static void reload(struct agent *a)
 {
 	struct service_spec_list specs;
@@ -58,6 +65,7 @@ static void reload(struct agent *a)
 	log_info("msg=reloading config=%s services=%zu", log_q(a->cfg->config_path), specs.n);
 	service_table_apply(&a->table, &specs);
 	agent_sources_apply(a->sources, &specs);
+	attach_cluster(a); /* a k8s: spec may have started it */
 	service_spec_list_free(&specs);
 }
 
@@ -169,6 +177,7 @@ static struct socklb_config datapath_config(const struct agent_config *cfg)
 	    .idle_quiet_ns = cfg->rebalance.quiet_ms * NS_PER_MS,
 	    .max_age_ns = cfg->rebalance.max_age_ms * NS_PER_MS,
 	    .drain_deadline_ns = cfg->rebalance.drain_deadline_ms * NS_PER_MS,
+	    .cluster_view = cfg->cluster.enabled,
 	};
 }
 
@@ -215,6 +224,8 @@ static int start(struct agent *a, const struct service_spec_list *specs)
 			  log_q(a->cfg->pin_path));
 		return -EIO;
 	}
+	if (a->loader.adopted)
+		service_table_zero_extras(&a->table);
 	if (service_table_apply(&a->table, specs)) {
 		log_error("msg=\"cannot load the configured services (see above)\"");
 		return -EINVAL;
@@ -224,6 +235,7 @@ static int start(struct agent *a, const struct service_spec_list *specs)
 	if (!a->sources)
 		return -ENOMEM;
 	start_rebalancer(a);
+	attach_cluster(a);
 	return start_metrics(a);
 }
 

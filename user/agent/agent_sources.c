@@ -4,6 +4,7 @@
 #include "lib/log.h"
 #include "sources/dns/source_dns.h"
 #include "sources/k8s/k8s_source.h"
+#include "cluster/cluster.h"
 #include "agent/state_file.h"
 
 #include <stdio.h>
@@ -20,13 +21,15 @@
  */
 #define STATE_WRITE_INTERVAL_MS 100
 #define STATE_WRITE_COST_SHARE 10
-#define AGENT_MAX_WATCHES (2 * K8S_MAX_NAMESPACES) /* two informers per namespace */
+/* Two informers per namespace, and the cluster's. */
+#define AGENT_MAX_WATCHES (2 * K8S_MAX_NAMESPACES + 1)
 
 struct agent_sources {
 	struct event_loop *loop;
 	struct service_table *table;
 	struct dns_source *dns;
-	struct k8s_source *k8s; /* NULL until a k8s: spec or --k8s-discover needs it */
+	struct k8s_source *k8s;	 /* NULL until a k8s: spec or --k8s-discover needs it */
+	struct cluster *cluster; /* with the k8s: source, unless --no-cluster */
 	const struct agent_config *cfg;
 	const char *pin_path;
 	char state_path[4096]; /* "" when --state-file is "" */
@@ -94,11 +97,12 @@ static void write_state(void *arg)
 	for (size_t i = 0; i < s->table->n; i++)
 		svcs[i] = agent_sources_describe(s, &s->table->items[i]);
 	k8s_source_unplaced(s->k8s, svcs + s->table->n, n_unplaced);
-	agent.n_watches = k8s_source_watches(s->k8s, watches, AGENT_MAX_WATCHES);
+	agent.n_watches = agent_sources_watches(s, watches, AGENT_MAX_WATCHES);
 	if (agent.n_watches > AGENT_MAX_WATCHES)
 		agent.n_watches = AGENT_MAX_WATCHES;
 	agent.draining = s->table->retired;
 	agent.n_draining = s->table->n_retired;
+	agent.cluster = s->cluster ? cluster_state_json(s->cluster, s->table) : NULL;
 	if (state_file_write(s->state_path, s->pin_path, svcs, n, &agent, err, sizeof(err))) {
 		if (!s->write_failing)
 			log_warn("msg=\"socklb status will not show sources\" error=%s",
@@ -107,6 +111,7 @@ static void write_state(void *arg)
 	} else {
 		s->write_failing = false;
 	}
+	json_object_put(agent.cluster);
 	free(svcs);
 	took_ms = (mono_now_ns() - began_ns) / NS_PER_MS;
 	s->write_gap_ms = took_ms * STATE_WRITE_COST_SHARE > STATE_WRITE_INTERVAL_MS
@@ -139,7 +144,16 @@ void agent_sources_changed(struct agent_sources *s)
 size_t agent_sources_watches(const struct agent_sources *s, struct k8s_informer_health *out,
 			     size_t max)
 {
-	return k8s_source_watches(s->k8s, out, max);
+	size_t n = k8s_source_watches(s->k8s, out, max);
+
+	if (s->cluster && n < max)
+		cluster_informer_health(s->cluster, &out[n]);
+	return n + (s->cluster != NULL);
+}
+
+struct cluster *agent_sources_cluster(const struct agent_sources *s)
+{
+	return s->cluster;
 }
 
 void agent_sources_k8s_api(const struct agent_sources *s, struct k8s_api_stats *out)
@@ -193,6 +207,34 @@ static bool wants_k8s(const struct agent_sources *s, const struct service_spec_l
 	return s->cfg->k8s.discover;
 }
 
+/* The cluster view, on the k8s: source's API client: the same HTTP/2 connection. */
+static void start_cluster(struct agent_sources *s)
+{
+	const struct agent_config *cfg = s->cfg;
+	struct cluster_ctx ctx = {
+	    .loop = s->loop,
+	    .api = k8s_source_api(s->k8s),
+	    .maps = s->table->maps,
+	    .table = s->table,
+	    .threshold = cfg->rebalance.threshold,
+	    .gone_ttl_ms = cfg->rebalance.pending_ttl_ms,
+	    .poll_ms = cfg->rebalance.interval_ms,
+	    .changed = state_changed,
+	    .changed_arg = s,
+	};
+	char err[1024];
+
+	if (!cfg->cluster.enabled) {
+		log_info("msg=\"cluster view off (--no-cluster): k8s: services are balanced per "
+			 "node\"");
+		return;
+	}
+	s->cluster = cluster_start(&cfg->cluster, &ctx, err, sizeof(err));
+	if (!s->cluster)
+		log_error("msg=\"cluster view off: k8s: services are balanced per node\" error=%s",
+			  log_q(err));
+}
+
 /* The k8s: source, started the first time a spec (or --k8s-discover) asks for it. */
 static void start_k8s(struct agent_sources *s)
 {
@@ -209,6 +251,8 @@ static void start_k8s(struct agent_sources *s)
 		s->k8s = k8s_source_new(s->loop, s->table, &opts, err, sizeof(err));
 	if (!s->k8s)
 		log_error("msg=\"k8s: services not watched\" error=%s", log_q(err));
+	else
+		start_cluster(s);
 }
 
 void agent_sources_apply(struct agent_sources *s, const struct service_spec_list *specs)
@@ -229,6 +273,7 @@ void agent_sources_free(struct agent_sources *s)
 	if (!s)
 		return;
 	dns_source_free(s->dns);
+	cluster_stop(s->cluster); /* before the source: it uses its API client */
 	k8s_source_free(s->k8s);
 	loop_timer_cancel(s->loop, &s->write_timer);
 	/* The file describes a running agent: a stopped one leaves none behind. */

@@ -120,6 +120,8 @@ static json_object *agent_json(const struct state_agent *a)
 		json_object_array_add(watches, watch_json(&a->watches[i]));
 	json_object_object_add(o, "missing_privileges", missing);
 	json_object_object_add(o, "k8s_watches", watches);
+	if (a && a->cluster)
+		json_object_object_add(o, "cluster", json_object_get(a->cluster));
 	return o;
 }
 

@@ -40,6 +40,7 @@ struct state_agent {
 	size_t n_watches;
 	const struct retired_backend *draining; /* removed, connections still draining */
 	size_t n_draining;
+	json_object *cluster; /* the cluster view (cluster_state_json); NULL: none */
 };
 
 /* STATE_FILE_DIR "/<last component of pin_path>.json" */

@@ -27,6 +27,8 @@ struct metrics_ctx {
 void metrics_render(FILE *out, const struct metrics_ctx *ctx);
 /* The agent's own part of them (metrics_agent.c): privileges, Kubernetes API use. */
 void metrics_render_agent(FILE *out, const struct metrics_ctx *ctx);
+/* The cluster view's (metrics_cluster.c): mode, peers, writes, cluster-wide counts. */
+void metrics_render_cluster(FILE *out, const struct metrics_ctx *ctx);
 
 struct metrics_server;
 

@@ -4,7 +4,7 @@
 #include "lib/util.h"
 #include "sources/k8s/k8s_informer.h"
 
-#define MAX_WATCHES (2 * K8S_MAX_NAMESPACES) /* two informers per namespace */
+#define MAX_WATCHES (2 * K8S_MAX_NAMESPACES + 1) /* two informers per namespace, the cluster's */
 
 static void render_privileges(FILE *out, const struct metrics_ctx *ctx)
 {

@@ -320,9 +320,10 @@ const struct k8s_api_config *k8s_api_config(const struct k8s_api *api)
 	return &api->cfg;
 }
 
-struct k8s_request *k8s_request_start(struct k8s_api *api, const char *path, bool stream,
-				      const struct k8s_request_ops *ops, void *arg, char *err,
-				      size_t errlen)
+static struct k8s_request *start_request(struct k8s_api *api, const char *path, bool stream,
+					 const struct k8s_send *send,
+					 const struct k8s_request_ops *ops, void *arg, char *err,
+					 size_t errlen)
 {
 	struct k8s_request *r = calloc(1, sizeof(*r));
 
@@ -340,7 +341,8 @@ struct k8s_request *k8s_request_start(struct k8s_api *api, const char *path, boo
 	if (api->requests)
 		api->requests->prev = r;
 	api->requests = r;
-	if (k8s_request_setup(r, path, err, errlen)) {
+	if (k8s_request_setup(r, path, err, errlen) ||
+	    (send && k8s_request_set_body(r, send, err, errlen))) {
 		free_request(r);
 		return NULL;
 	}
@@ -352,6 +354,20 @@ struct k8s_request *k8s_request_start(struct k8s_api *api, const char *path, boo
 	r->in_multi = true;
 	api->stats.requests++;
 	return r;
+}
+
+struct k8s_request *k8s_request_start(struct k8s_api *api, const char *path, bool stream,
+				      const struct k8s_request_ops *ops, void *arg, char *err,
+				      size_t errlen)
+{
+	return start_request(api, path, stream, NULL, ops, arg, err, errlen);
+}
+
+struct k8s_request *k8s_request_send(struct k8s_api *api, const char *path,
+				     const struct k8s_send *send, const struct k8s_request_ops *ops,
+				     void *arg, char *err, size_t errlen)
+{
+	return start_request(api, path, false, send, ops, arg, err, errlen);
 }
 
 void k8s_request_cancel(struct k8s_request *r)

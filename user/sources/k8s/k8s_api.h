@@ -104,6 +104,17 @@ void k8s_api_stats(const struct k8s_api *api, struct k8s_api_stats *out);
 struct k8s_request *k8s_request_start(struct k8s_api *api, const char *path, bool stream,
 				      const struct k8s_request_ops *ops, void *arg, char *err,
 				      size_t errlen);
+/* What a request that writes sends: its method, and a body of that content type. */
+struct k8s_send {
+	const char *method;	  /* "POST", "PUT" or "PATCH" */
+	const char *content_type; /* "application/json", "application/merge-patch+json" */
+	const char *body;	  /* copied */
+};
+
+/* As k8s_request_start (not a stream), with a body: a create, replace or patch. */
+struct k8s_request *k8s_request_send(struct k8s_api *api, const char *path,
+				     const struct k8s_send *send, const struct k8s_request_ops *ops,
+				     void *arg, char *err, size_t errlen);
 /* Stops a request; its callbacks are not called again.  NULL is fine. */
 void k8s_request_cancel(struct k8s_request *req);
 

@@ -59,5 +59,8 @@ void k8s_api_queue(struct k8s_request *r);
 void k8s_api_note_version(struct k8s_api *api, CURL *easy);
 /* Sets up r's easy handle for GET path; -errno with err set. */
 int k8s_request_setup(struct k8s_request *r, const char *path, char *err, size_t errlen);
+/* Makes r send a body with another method (after k8s_request_setup); -errno with err set. */
+int k8s_request_set_body(struct k8s_request *r, const struct k8s_send *send, char *err,
+			 size_t errlen);
 
 #endif

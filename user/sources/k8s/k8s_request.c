@@ -175,6 +175,29 @@ int k8s_request_setup(struct k8s_request *r, const char *path, char *err, size_t
 	return 0;
 }
 
+int k8s_request_set_body(struct k8s_request *r, const struct k8s_send *send, char *err,
+			 size_t errlen)
+{
+	char header[128];
+	struct curl_slist *l;
+
+	snprintf(header, sizeof(header), "Content-Type: %s", send->content_type);
+	l = curl_slist_append(r->headers, header);
+	if (!l) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	r->headers = l;
+	curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->headers);
+	curl_easy_setopt(r->easy, CURLOPT_CUSTOMREQUEST, send->method);
+	curl_easy_setopt(r->easy, CURLOPT_POSTFIELDSIZE, (long)strlen(send->body));
+	if (curl_easy_setopt(r->easy, CURLOPT_COPYPOSTFIELDS, send->body) != CURLE_OK) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 void k8s_url_escape(char *buf, size_t len, size_t *used, const char *s)
 {
 	static const char hex[] = "0123456789ABCDEF";

@@ -411,6 +411,11 @@ void k8s_source_api_stats(const struct k8s_source *s, struct k8s_api_stats *out)
 	k8s_api_stats(s->api, out);
 }
 
+struct k8s_api *k8s_source_api(const struct k8s_source *s)
+{
+	return s->api;
+}
+
 void k8s_source_free(struct k8s_source *s)
 {
 	if (!s)

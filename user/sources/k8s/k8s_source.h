@@ -69,6 +69,8 @@ size_t k8s_source_unplaced(const struct k8s_source *s, struct state_service *out
 /* The informers' health (up to max into out); returns how many there are. */
 size_t k8s_source_watches(const struct k8s_source *s, struct k8s_informer_health *out, size_t max);
 void k8s_source_api_stats(const struct k8s_source *s, struct k8s_api_stats *out);
+/* The source's API client, for other informers and writers on the same connection. */
+struct k8s_api *k8s_source_api(const struct k8s_source *s);
 void k8s_source_free(struct k8s_source *s);
 
 #endif

@@ -28,42 +28,6 @@
 #include "agent/state_file.h"
 #include "suites.h"
 
-#define FIXTURES "tests/fixtures/k8s"
-
-static char *read_fixture(const char *name, size_t *len)
-{
-	const char *dir = getenv("SOCKLB_K8S_FIXTURES") ? getenv("SOCKLB_K8S_FIXTURES") : FIXTURES;
-	char path[1024];
-	FILE *f;
-	char *buf;
-	long size;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	f = fopen(path, "r");
-	ck_assert_msg(f, "cannot open fixture %s (run from the repository root)", path);
-	fseek(f, 0, SEEK_END);
-	size = ftell(f);
-	rewind(f);
-	buf = malloc((size_t)size + 1);
-	ck_assert_ptr_nonnull(buf);
-	ck_assert_uint_eq(fread(buf, 1, (size_t)size, f), (size_t)size);
-	buf[size] = '\0';
-	fclose(f);
-	if (len)
-		*len = (size_t)size;
-	return buf;
-}
-
-static json_object *fixture_json(const char *name)
-{
-	char *text = read_fixture(name, NULL);
-	json_object *obj = json_tokener_parse(text);
-
-	ck_assert_msg(obj, "fixture %s is not JSON", name);
-	free(text);
-	return obj;
-}
-
 static json_object *parse(const char *text)
 {
 	json_object *obj = json_tokener_parse(text);
@@ -202,7 +166,7 @@ END_TEST
 
 static void load_service(const char *fixture, struct k8s_service *svc)
 {
-	json_object *obj = fixture_json(fixture);
+	json_object *obj = test_fixture_json(fixture);
 	char err[256] = "";
 
 	ck_assert_msg(k8s_service_parse(obj, svc, err, sizeof(err)) == 0, "%s", err);
@@ -331,7 +295,7 @@ static json_object *list_item(json_object *list, const char *name)
 
 START_TEST(test_service_discovery_list)
 {
-	json_object *list = fixture_json("servicelist-all-namespaces.json");
+	json_object *list = test_fixture_json("servicelist-all-namespaces.json");
 	static const struct {
 		const char *name;
 		bool discoverable;
@@ -410,7 +374,7 @@ END_TEST
 
 static void load_slice(const char *fixture, struct k8s_slice *out)
 {
-	json_object *obj = fixture_json(fixture);
+	json_object *obj = test_fixture_json(fixture);
 	char err[256] = "";
 
 	ck_assert_msg(k8s_slice_parse(obj, out, err, sizeof(err)) == 0, "%s", err);
@@ -697,7 +661,7 @@ static void collect_lines(struct k8s_line_buf *b)
 START_TEST(test_line_splitting)
 {
 	size_t len, sizes[] = {1, 2, 7, 100, 4096, 1 << 20};
-	char *text = read_fixture("watch-endpointslices.jsonl", &len);
+	char *text = test_read_fixture("watch-endpointslices.jsonl", &len);
 
 	for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
 		struct k8s_line_buf b = {0};
@@ -806,7 +770,7 @@ START_TEST(test_watch_events_recorded_stream)
 	struct slice_watch w = {0};
 	struct k8s_line_buf b = {0};
 	size_t len, i = 0;
-	char *text = read_fixture("watch-endpointslices.jsonl", &len), *line, err[256];
+	char *text = test_read_fixture("watch-endpointslices.jsonl", &len), *line, err[256];
 
 	k8s_cache_init(&w.set, &k8s_endpointslices_resource);
 	ck_assert_int_eq(k8s_line_buf_append(&b, text, len), 0);
@@ -902,7 +866,8 @@ START_TEST(test_list_parse)
 	struct k8s_watch_state st = {0};
 	struct slice_watch w = {0};
 	size_t len;
-	char *text = read_fixture("endpointslicelist-sample-service-grpc.json", &len), err[256];
+	char *text = test_read_fixture("endpointslicelist-sample-service-grpc.json", &len),
+	     err[256];
 
 	k8s_cache_init(&w.set, &k8s_endpointslices_resource);
 	ck_assert_int_eq(
@@ -915,7 +880,7 @@ START_TEST(test_list_parse)
 	free(text);
 
 	/* A GET of one object: that object, and its resourceVersion. */
-	text = read_fixture("service-sample-service-grpc.json", &len);
+	text = test_read_fixture("service-sample-service-grpc.json", &len);
 	ck_assert_int_eq(
 	    k8s_list_parse(&st, text, len, true, service_seen, &services, err, sizeof(err)), 0);
 	ck_assert_uint_eq(services, 1);
@@ -941,7 +906,7 @@ END_TEST
 START_TEST(test_status_message_and_names)
 {
 	size_t len;
-	char *text = read_fixture("status-404-not-found.json", &len), msg[128];
+	char *text = test_read_fixture("status-404-not-found.json", &len), msg[128];
 
 	k8s_status_message(text, len, msg, sizeof(msg));
 	ck_assert_str_eq(msg, "services \"sample-service-grpc\" not found");
