@@ -80,8 +80,13 @@ int socklb_end_connections(struct bpf_iter__tcp *ctx)
 	s = bpf_sk_storage_get(&sock_state, tp, 0, 0);
 	if (!s || !end_wanted(s, &wish))
 		return 0;
-	if (try_end(skc, tp, s, &wish) && wish.budget && wish.budget->budget > 0)
+	if (!try_end(skc, tp, s, &wish))
+		return 0;
+	if (wish.budget && wish.budget->budget > 0)
 		wish.budget->budget--; /* one iterator runs at a time: the agent is one thread */
+	else if (!wish.budget)
+		bpf_map_delete_elem(&move_requests,
+				    &s->cookie); /* done; nothing if it was max age */
 	return 0;
 }
 

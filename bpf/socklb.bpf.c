@@ -212,11 +212,19 @@ int socklb_connections(struct bpf_iter__bpf_sk_storage_map *ctx)
 	struct socklb_sock *s = ctx->value;
 	struct sock *sk = ctx->sk;
 	struct socklb_conn_record rec = {};
+	struct tcp_sock *tp;
 
 	if (!s || !sk)
 		return 0;
 	rec.sock = *s;
 	rec.tcp_state = sk->__sk_common.skc_state;
+	tp = bpf_skc_to_tcp_sock(sk);
+	if (tp) {
+		rec.data_segs_in = tp->data_segs_in;
+		rec.data_segs_out = tp->data_segs_out;
+		rec.bytes_received = tp->bytes_received;
+		rec.bytes_acked = tp->bytes_acked;
+	}
 	bpf_seq_write(ctx->meta->seq, &rec, sizeof(rec));
 	return 0;
 }

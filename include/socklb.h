@@ -18,8 +18,12 @@
  *   handoff        per CPU, socket cookie & 15 -> the connect hook's choice, taken
  *                                                 over by sockops when the SYN leaves
  *   end_budgets    backend id (array index)    -> connections the agent wants ended
+ *   move_requests  socket cookie               -> one connection the agent wants ended
+ *                                                 (time-fair rotation)
  *   backend_extra  backend id (array index)    -> connections other nodes hold on it
- *                                                 (cluster view, projected by the plan)
+ *                                                 (cluster view, projected by the plan),
+ *                                                 or the time-fair steering of a
+ *                                                 SOCKLB_SERVICE_STEERED service
  *   end_stats      end reason (array index)    -> connections ended, per reason
  *   dp_stats       per CPU, reason             -> data path events and refusals
  *
@@ -44,9 +48,10 @@
 /*
  * The version of this map layout, pinned in the `layout` map: an agent
  * refuses maps of another layout instead of misreading them.  1 was the
- * layout without a `layout` map (an LRU `sockets` map).
+ * layout without a `layout` map (an LRU `sockets` map); 2 had no time-fair
+ * end reason.
  */
-#define SOCKLB_LAYOUT_VERSION 2
+#define SOCKLB_LAYOUT_VERSION 3
 
 /* Default map sizes; all can be changed at load time. */
 #define SOCKLB_DEFAULT_MAX_SERVICES 65536
@@ -115,10 +120,17 @@ struct socklb_service {
 	__u32 service_id;
 	__u32 backend_count; /* 0 refuses connects */
 	__u32 active_half;   /* 0 or 1; only for sets in backend_slots */
-	__u32 flags;	     /* reserved */
+	__u32 flags;	     /* SOCKLB_SERVICE_* */
 	/* The whole set when backend_count <= SOCKLB_INLINE_BACKENDS. */
 	__u32 backend_ids[SOCKLB_INLINE_BACKENDS];
 };
+
+/*
+ * Least-conn adds backend_extra to each backend's load for this service: the
+ * agent's time-fair steering (where the next connection should go), read
+ * only for services that have it, so others pay nothing.
+ */
+#define SOCKLB_SERVICE_STEERED 1u
 
 struct socklb_slot_key {
 	__u32 service_id;
@@ -210,7 +222,24 @@ enum socklb_end_reason {
 	SOCKLB_END_REMOVED = 0,	  /* its backend left the service */
 	SOCKLB_END_IMBALANCE = 1, /* its backend had more than its fair share */
 	SOCKLB_END_MAX_AGE = 2,	  /* older than --max-age (with jitter) */
-	SOCKLB_END_REASONS = 3,
+	SOCKLB_END_TIME_FAIR = 3, /* rotated by the time-fair policy (move_requests) */
+	SOCKLB_END_REASONS = 4,
+};
+
+/* The names status and metrics give the reasons, in enum order. */
+#define SOCKLB_END_REASON_NAMES                                                                    \
+	{                                                                                          \
+		"removed", "imbalance", "max_age", "time_fair"                                     \
+	}
+
+/* Connections the agent may ask to end one by one at any time. */
+#define SOCKLB_MAX_MOVE_REQUESTS 4096
+
+/* The agent's request to end one connection (move_requests, by socket cookie). */
+struct socklb_move_request {
+	__u32 reason; /* enum socklb_end_reason */
+	__u32 reserved;
+	__u64 force_after_ns; /* past this, end it even if busy */
 };
 
 /*
@@ -235,7 +264,12 @@ struct socklb_end_stats {
 struct socklb_conn_record {
 	struct socklb_sock sock;
 	__u32 tcp_state; /* the kernel's: 1 established, 7 closed, ... */
+	/* The kernel's own counts of the connection, the loads time-fair weighs. */
+	__u32 data_segs_in;
+	__u32 data_segs_out;
 	__u32 reserved;
+	__u64 bytes_received;
+	__u64 bytes_acked;
 };
 
 /*

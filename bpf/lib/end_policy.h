@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * Which balanced connections socklb wants to end now: those whose backend
- * has an end budget (removed, or over its fair share), and those older
- * than the max age.  Shared by the finder (which namespaces to visit) and
- * the ender (which sockets to end), so both answer alike.
+ * has an end budget (removed, or over its fair share), those the agent named
+ * (move_requests: the time-fair rotation), and those older than the max age.  Shared by the finder
+ * (which namespaces to visit) and the ender (which sockets to end), so both answer alike.
  */
 #ifndef SOCKLB_BPF_END_POLICY_H
 #define SOCKLB_BPF_END_POLICY_H
@@ -31,6 +31,7 @@ struct end_wish {
 static __always_inline bool end_wanted(const struct socklb_sock *s, struct end_wish *w)
 {
 	__u32 id = s->backend_id;
+	struct socklb_move_request *request;
 	struct socklb_end_budget *budget;
 	__u64 limit;
 
@@ -41,6 +42,13 @@ static __always_inline bool end_wanted(const struct socklb_sock *s, struct end_w
 		w->budget = budget;
 		w->reason = budget->reason;
 		w->force_after_ns = budget->force_after_ns;
+		return true;
+	}
+	request = bpf_map_lookup_elem(&move_requests, &s->cookie);
+	if (request) {
+		w->budget = NULL;
+		w->reason = request->reason;
+		w->force_after_ns = request->force_after_ns;
 		return true;
 	}
 	if (socklb_cfg.max_age_ns == 0)

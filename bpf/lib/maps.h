@@ -112,6 +112,19 @@ struct {
 	__type(value, __u32);
 } backend_extra SEC(".maps");
 
+/*
+ * Written by the agent only: single connections it wants ended, by socket
+ * cookie (the time-fair rotation picks which one).  The ender deletes an
+ * entry once it has ended its connection; the agent deletes the rest.
+ */
+struct {
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SOCKLB_MAX_MOVE_REQUESTS);
+	__type(key, __u64);
+	__type(value, struct socklb_move_request);
+} move_requests SEC(".maps");
+
 struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -33,9 +33,11 @@ static __always_inline __u32 set_member(const struct socklb_service *svc, __u32 
  * Connections a backend has or is about to have: the least-conn load.  With
  * the cluster view on, also those the other nodes hold on it (one array read,
  * compiled out otherwise): this node's own counts are exact and instant, the
- * others' as they last published them.
+ * others' as they last published them.  A steered service (time-fair) adds
+ * the agent's steering instead: how far each backend is ahead of where the
+ * rotation wants connections now.
  */
-static __always_inline __u64 backend_load(__u32 backend_id)
+static __always_inline __u64 backend_load(__u32 backend_id, bool steered)
 {
 	struct socklb_backend_stats *st = backend_stats_of(backend_id);
 	__u64 load;
@@ -44,7 +46,7 @@ static __always_inline __u64 backend_load(__u32 backend_id)
 	if (!st)
 		return ~0ULL;
 	load = st->live + st->connecting;
-	if (socklb_cfg.cluster_view) {
+	if (socklb_cfg.cluster_view || steered) {
 		extra = bpf_map_lookup_elem(&backend_extra, &backend_id);
 		if (extra)
 			load += *extra;
@@ -62,6 +64,7 @@ static __always_inline __u32 pick_least_inline(const struct socklb_service *svc,
 	__u32 start = seed % n;
 	__u32 best = SOCKLB_BACKEND_ID_NONE;
 	__u64 best_load = ~0ULL;
+	bool steered = svc->flags & SOCKLB_SERVICE_STEERED;
 
 	for (__u32 i = 0; i < SOCKLB_INLINE_BACKENDS && i < n; i++) {
 		__u32 index = start + i;
@@ -69,7 +72,7 @@ static __always_inline __u32 pick_least_inline(const struct socklb_service *svc,
 		if (index >= n)
 			index -= n;
 		__u32 id = svc->backend_ids[index & SOCKLB_INLINE_MASK];
-		__u64 load = backend_load(id);
+		__u64 load = backend_load(id, steered);
 
 		if (id != SOCKLB_BACKEND_ID_NONE && load < best_load) {
 			best = id;
@@ -87,12 +90,13 @@ static __always_inline __u32 pick_two_choices(const struct socklb_service *svc)
 	__u32 b = (a + 1 + bpf_get_prandom_u32() % (n - 1)) % n;
 	__u32 id_a = set_member(svc, a);
 	__u32 id_b = set_member(svc, b);
+	bool steered = svc->flags & SOCKLB_SERVICE_STEERED;
 
 	if (id_a == SOCKLB_BACKEND_ID_NONE)
 		return id_b;
 	if (id_b == SOCKLB_BACKEND_ID_NONE)
 		return id_a;
-	return backend_load(id_b) < backend_load(id_a) ? id_b : id_a;
+	return backend_load(id_b, steered) < backend_load(id_a, steered) ? id_b : id_a;
 }
 
 /*

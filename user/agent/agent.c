@@ -122,6 +122,12 @@ static int setup_events(struct agent *a)
 }
 
 /* Without rebalancing socklb still balances new connections: warn, go on. */
+/* What status shows of the rebalancer changed: the state file is written soon. */
+static void state_changed(void *sources)
+{
+	agent_sources_changed(sources);
+}
+
 static void start_rebalancer(struct agent *a)
 {
 	struct rebalancer_opts opts = a->cfg->rebalance;
@@ -139,11 +145,13 @@ static void start_rebalancer(struct agent *a)
 	a->rebalancing = true;
 	log_info(
 	    "msg=\"rebalancing on\" quiet_ms=%llu drain_deadline_ms=%llu removal_grace_ms=%llu "
-	    "max_age_ms=%llu interval_ms=%llu window_ms=%llu threshold=%u",
+	    "max_age_ms=%llu interval_ms=%llu window_ms=%llu threshold=%u time_fair_ms=%llu "
+	    "min_dwell_ms=%llu",
 	    (unsigned long long)opts.quiet_ms, (unsigned long long)opts.drain_deadline_ms,
 	    (unsigned long long)opts.removal_grace_ms, (unsigned long long)opts.max_age_ms,
 	    (unsigned long long)opts.interval_ms, (unsigned long long)opts.window_ms,
-	    opts.threshold);
+	    opts.threshold, (unsigned long long)opts.time_fair_window_ms,
+	    (unsigned long long)opts.min_dwell_ms);
 }
 
 static int start_metrics(struct agent *a)
@@ -155,6 +163,7 @@ static int start_metrics(struct agent *a)
 	    .missing = a->missing,
 	    .n_missing = a->n_missing,
 	    .netns_denied = a->rebalancing ? &a->rebalancer.netns_denied : NULL,
+	    .time_fair = a->rebalancing ? a->rebalancer.time_fair : NULL,
 	};
 	char err[1024];
 
@@ -235,6 +244,11 @@ static int start(struct agent *a, const struct service_spec_list *specs)
 	if (!a->sources)
 		return -ENOMEM;
 	start_rebalancer(a);
+	if (a->rebalancing) {
+		agent_sources_set_time_fair(a->sources, a->rebalancer.time_fair);
+		a->rebalancer.status_changed = state_changed;
+		a->rebalancer.status_arg = a->sources;
+	}
 	attach_cluster(a);
 	return start_metrics(a);
 }

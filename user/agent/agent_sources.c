@@ -40,7 +40,14 @@ struct agent_sources {
 	bool write_failing;	/* log a failing write once, not every time */
 	const struct missing_privilege *missing; /* the agent's, for the state file */
 	size_t n_missing;
+	const struct time_fair_pass *time_fair; /* the rebalancer's; NULL: off */
 };
+
+void agent_sources_set_time_fair(struct agent_sources *s, const struct time_fair_pass *p)
+{
+	s->time_fair = p;
+	agent_sources_changed(s);
+}
 
 /* One service as the state file shows it; dns: services report their watch. */
 struct state_service agent_sources_describe(const struct agent_sources *s,
@@ -103,6 +110,7 @@ static void write_state(void *arg)
 	agent.draining = s->table->retired;
 	agent.n_draining = s->table->n_retired;
 	agent.cluster = s->cluster ? cluster_state_json(s->cluster, s->table) : NULL;
+	agent.time_fair = s->time_fair ? time_fair_pass_json(s->time_fair) : NULL;
 	if (state_file_write(s->state_path, s->pin_path, svcs, n, &agent, err, sizeof(err))) {
 		if (!s->write_failing)
 			log_warn("msg=\"socklb status will not show sources\" error=%s",
@@ -112,6 +120,7 @@ static void write_state(void *arg)
 		s->write_failing = false;
 	}
 	json_object_put(agent.cluster);
+	json_object_put(agent.time_fair);
 	free(svcs);
 	took_ms = (mono_now_ns() - began_ns) / NS_PER_MS;
 	s->write_gap_ms = took_ms * STATE_WRITE_COST_SHARE > STATE_WRITE_INTERVAL_MS

@@ -11,6 +11,7 @@
 #include "model/service_table.h"
 #include "lib/event_loop.h"
 #include "agent/state_file.h"
+#include "rebalance/time_fair_pass.h"
 
 struct agent_sources;
 
@@ -29,6 +30,8 @@ size_t agent_sources_watches(const struct agent_sources *s, struct k8s_informer_
 			     size_t max);
 /* The cluster view (NULL without a k8s: source, or with --no-cluster). */
 struct cluster *agent_sources_cluster(const struct agent_sources *s);
+/* The time-fair rotation, for the state file (NULL: off). */
+void agent_sources_set_time_fair(struct agent_sources *s, const struct time_fair_pass *p);
 /* The k8s API client's counters (zero without a k8s: source). */
 void agent_sources_k8s_api(const struct agent_sources *s, struct k8s_api_stats *out);
 /* Call after each later service_table_apply (SIGHUP) with the same specs. */

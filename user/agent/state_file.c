@@ -122,6 +122,8 @@ static json_object *agent_json(const struct state_agent *a)
 	json_object_object_add(o, "k8s_watches", watches);
 	if (a && a->cluster)
 		json_object_object_add(o, "cluster", json_object_get(a->cluster));
+	if (a && a->time_fair)
+		json_object_object_add(o, "time_fair", json_object_get(a->time_fair));
 	return o;
 }
 

@@ -40,7 +40,8 @@ struct state_agent {
 	size_t n_watches;
 	const struct retired_backend *draining; /* removed, connections still draining */
 	size_t n_draining;
-	json_object *cluster; /* the cluster view (cluster_state_json); NULL: none */
+	json_object *cluster;	/* the cluster view (cluster_state_json); NULL: none */
+	json_object *time_fair; /* the rotation (time_fair_pass_json); NULL: off */
 };
 
 /* STATE_FILE_DIR "/<last component of pin_path>.json" */

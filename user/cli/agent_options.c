@@ -29,6 +29,8 @@
 #define D_REBALANCE_INTERVAL "100ms"
 #define D_REBALANCE_WINDOW "200ms"
 #define D_IMBALANCE_THRESHOLD "0"
+#define D_TIME_FAIR "10s"
+#define D_MIN_DWELL "1s"
 #define D_DNS_MIN_INTERVAL "1s"
 #define D_DNS_MAX_INTERVAL "30s"
 #define D_DNS_EMPTY_GRACE "30s"
@@ -59,6 +61,8 @@ enum agent_option {
 	OPT_REBALANCE_INTERVAL,
 	OPT_REBALANCE_WINDOW,
 	OPT_IMBALANCE_THRESHOLD,
+	OPT_TIME_FAIR,
+	OPT_MIN_DWELL,
 	OPT_DNS_SERVER,
 	OPT_DNS_MIN_INTERVAL,
 	OPT_DNS_MAX_INTERVAL,
@@ -91,6 +95,8 @@ static const struct {
     {OPT_REBALANCE_INTERVAL, D_REBALANCE_INTERVAL},
     {OPT_REBALANCE_WINDOW, D_REBALANCE_WINDOW},
     {OPT_IMBALANCE_THRESHOLD, D_IMBALANCE_THRESHOLD},
+    {OPT_TIME_FAIR, D_TIME_FAIR},
+    {OPT_MIN_DWELL, D_MIN_DWELL},
     {OPT_DNS_MIN_INTERVAL, D_DNS_MIN_INTERVAL},
     {OPT_DNS_MAX_INTERVAL, D_DNS_MAX_INTERVAL},
     {OPT_DNS_EMPTY_GRACE, D_DNS_EMPTY_GRACE},
@@ -179,6 +185,16 @@ static const struct argp_option agent_options[] = {
     {"imbalance-threshold", OPT_IMBALANCE_THRESHOLD, "N", 0,
      "Connections a backend may hold above its fair share, ceil(total / "
      "backends), before any is moved (default " D_IMBALANCE_THRESHOLD ")",
+     G_REBALANCE},
+    {"time-fair", OPT_TIME_FAIR, "WINDOW|off", 0,
+     "When a service's connections are fewer than its backends, do not divide "
+     "evenly or differ in load, rotate them one at a time so that every backend "
+     "gets its share of the load over any WINDOW; only moves that lose no call "
+     "(default " D_TIME_FAIR ")",
+     G_REBALANCE},
+    {"min-dwell", OPT_MIN_DWELL, "DURATION", 0,
+     "The time-fair rotation never moves a connection younger than this; with "
+     "many backends the rotation slows down rather than move faster (default " D_MIN_DWELL ")",
      G_REBALANCE},
 
     {NULL, 0, NULL, 0, "dns: sources (resolv.conf's servers, search list and ndots apply):", G_DNS},
@@ -338,6 +354,13 @@ static bool parse_rebalance_option(int key, char *arg, struct argp_state *state,
 		break;
 	case OPT_IMBALANCE_THRESHOLD:
 		r->threshold = cli_parse_count(state, "--imbalance-threshold", arg, true);
+		break;
+	case OPT_TIME_FAIR:
+		r->time_fair_window_ms =
+		    strcmp(arg, "off") ? cli_parse_duration_ms(state, "--time-fair", arg) : 0;
+		break;
+	case OPT_MIN_DWELL:
+		r->min_dwell_ms = cli_parse_duration_ms(state, "--min-dwell", arg);
 		break;
 	default:
 		return false;

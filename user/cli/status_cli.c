@@ -2,6 +2,7 @@
 /* "socklb status": services, backends and counters, read from the pinned maps. */
 #include "cli/cli.h"
 #include "cli/status_cluster.h"
+#include "cli/status_time_fair.h"
 #include "cli/status_datapath.h"
 #include "cli/status_sources.h"
 #include "lib/array.h"
@@ -183,6 +184,7 @@ static void print_text(const struct service_row *rows, size_t n, json_object *st
 
 	status_sources_agent_text(state);
 	status_cluster_text(state);
+	status_time_fair_text(state);
 	if (n == 0 && !status_sources_any_unshown(state))
 		printf("no services\n");
 	for (size_t i = 0; i < n; i++) {

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const end_reasons[SOCKLB_END_REASONS] = {"removed", "imbalance", "max_age"};
+static const char *const end_reasons[SOCKLB_END_REASONS] = SOCKLB_END_REASON_NAMES;
 
 static int add_conn(void *arg, const void *record)
 {

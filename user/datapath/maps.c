@@ -187,6 +187,7 @@ static int publish_inline(const struct lb_maps *maps, const struct socklb_servic
 	struct socklb_service svc = {
 	    .service_id = slots->service_id,
 	    .backend_count = (__u32)n,
+	    .flags = slots->flags,
 	};
 	int err;
 
@@ -217,6 +218,7 @@ static int publish_slots(const struct lb_maps *maps, const struct socklb_service
 	    .service_id = slots->service_id,
 	    .backend_count = (__u32)n,
 	    .active_half = half,
+	    .flags = slots->flags,
 	};
 	int err;
 
@@ -364,6 +366,17 @@ int lb_maps_set_end_budget(const struct lb_maps *maps, __u32 id,
 			   const struct socklb_end_budget *budget)
 {
 	return bpf_map_update_elem(FD(maps, end_budgets), &id, budget, BPF_ANY) ? -errno : 0;
+}
+
+int lb_maps_request_move(const struct lb_maps *maps, __u64 cookie,
+			 const struct socklb_move_request *request)
+{
+	return bpf_map_update_elem(FD(maps, move_requests), &cookie, request, BPF_ANY) ? -errno : 0;
+}
+
+int lb_maps_cancel_move(const struct lb_maps *maps, __u64 cookie)
+{
+	return bpf_map_delete_elem(FD(maps, move_requests), &cookie) ? -errno : 0;
 }
 
 int lb_maps_set_extra(const struct lb_maps *maps, __u32 id, __u32 extra)

@@ -62,6 +62,7 @@ struct lb_service_slots {
 	__u32 service_id;
 	__u32 active_half;
 	__u32 half_count[2];
+	__u32 flags; /* SOCKLB_SERVICE_*, written with every publish */
 };
 
 void lb_service_slots_init(struct lb_service_slots *slots, __u32 service_id);
@@ -112,6 +113,11 @@ __u32 lb_maps_snapshot_stats(const struct lb_maps *maps, __u32 n, __u32 *keys_sc
 int lb_maps_read_end_stats(const struct lb_maps *maps, __u32 reason, struct socklb_end_stats *out);
 int lb_maps_set_end_budget(const struct lb_maps *maps, __u32 id,
 			   const struct socklb_end_budget *budget);
+/* Asks the ender to end the connection of this socket cookie (time-fair rotation). */
+int lb_maps_request_move(const struct lb_maps *maps, __u64 cookie,
+			 const struct socklb_move_request *request);
+/* Withdraws a request; -ENOENT if there is none (the ender took it). */
+int lb_maps_cancel_move(const struct lb_maps *maps, __u64 cookie);
 /* The other nodes' connections on backend id, as least-conn adds them (cluster view). */
 int lb_maps_set_extra(const struct lb_maps *maps, __u32 id, __u32 extra);
 int lb_maps_read_extra(const struct lb_maps *maps, __u32 id, __u32 *extra);

@@ -13,6 +13,7 @@
 #include "lib/event_loop.h"
 #include "datapath/maps.h"
 #include "datapath/preflight.h"
+#include "rebalance/time_fair_pass.h"
 
 struct metrics_ctx {
 	const struct service_table *table;
@@ -21,6 +22,7 @@ struct metrics_ctx {
 	const struct missing_privilege *missing; /* capabilities the agent runs without */
 	size_t n_missing;
 	const unsigned long long *netns_denied; /* the rebalancer's; NULL: rebalancing off */
+	const struct time_fair_pass *time_fair; /* the rebalancer's; NULL: off */
 };
 
 /* Writes every metric in the text exposition format (version 0.0.4). */

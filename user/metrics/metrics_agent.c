@@ -24,6 +24,31 @@ static void render_privileges(FILE *out, const struct metrics_ctx *ctx)
 		*ctx->netns_denied);
 }
 
+static void render_time_fair(FILE *out, const struct metrics_ctx *ctx)
+{
+	struct time_fair_stats st;
+
+	if (!ctx->time_fair)
+		return;
+	time_fair_pass_stats(ctx->time_fair, &st);
+	fprintf(out,
+		"# HELP socklb_time_fair_moves_total Connections the time-fair rotation asked to "
+		"move.\n"
+		"# TYPE socklb_time_fair_moves_total counter\n"
+		"socklb_time_fair_moves_total %llu\n"
+		"# HELP socklb_time_fair_moves_withdrawn_total Moves withdrawn: the connection "
+		"never looked idle by the drain deadline (a rotation is never forced).\n"
+		"# TYPE socklb_time_fair_moves_withdrawn_total counter\n"
+		"socklb_time_fair_moves_withdrawn_total %llu\n"
+		"# HELP socklb_time_fair_services Services the time-fair rotation rotates now.\n"
+		"# TYPE socklb_time_fair_services gauge\n"
+		"socklb_time_fair_services %u\n"
+		"# HELP socklb_time_fair_pass_seconds How long the last time-fair pass took.\n"
+		"# TYPE socklb_time_fair_pass_seconds gauge\n"
+		"socklb_time_fair_pass_seconds %.6f\n",
+		st.moves, st.moves_expired, st.rotating, st.last_pass_ms / 1000.0);
+}
+
 /* One metric per informer, labelled by its resource and namespace. */
 struct watch_metric {
 	const char *name, *type, *help;
@@ -92,6 +117,7 @@ static void render_watches(FILE *out, const struct metrics_ctx *ctx)
 void metrics_render_agent(FILE *out, const struct metrics_ctx *ctx)
 {
 	render_privileges(out, ctx);
+	render_time_fair(out, ctx);
 	if (ctx->sources)
 		render_watches(out, ctx);
 }

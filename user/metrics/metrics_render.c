@@ -71,7 +71,7 @@ static void render_backends(FILE *out, const struct metrics_ctx *ctx)
 
 static void render_ended_by_reason(FILE *out, const struct metrics_ctx *ctx)
 {
-	static const char *const reasons[SOCKLB_END_REASONS] = {"removed", "imbalance", "max_age"};
+	static const char *const reasons[SOCKLB_END_REASONS] = SOCKLB_END_REASON_NAMES;
 	static const struct counter_def def = {
 	    "socklb_ended_total", "counter",
 	    "Connections ended by socklb, by reason and mode (graceful: idle; forced)."};

@@ -342,6 +342,17 @@ void service_table_reap_retired(struct service_table *t)
 	t->n_retired = kept;
 }
 
+int service_table_set_steered(struct service_table *t, struct agent_service *svc, bool steered)
+{
+	__u32 flags = steered ? svc->slots.flags | SOCKLB_SERVICE_STEERED
+			      : svc->slots.flags & ~SOCKLB_SERVICE_STEERED;
+
+	if (flags == svc->slots.flags)
+		return 0;
+	svc->slots.flags = flags;
+	return svc->published ? publish(t, svc, &svc->backends) : 0;
+}
+
 void service_table_zero_extras(const struct service_table *t)
 {
 	for (size_t i = 0; i < t->n; i++) {

@@ -94,6 +94,11 @@ int service_table_adopt(struct service_table *t);
  * view left there (adopted maps) means nothing until this agent's is up.
  */
 void service_table_zero_extras(const struct service_table *t);
+/*
+ * Whether least-conn adds the backends' extras for svc (the time-fair
+ * steering): republishes its entry when that changes.
+ */
+int service_table_set_steered(struct service_table *t, struct agent_service *svc, bool steered);
 /* Frees the ids of retired backends whose last connection has closed. */
 void service_table_reap_retired(struct service_table *t);
 void service_table_free(struct service_table *t);

@@ -8,6 +8,7 @@
 #include "socklb.skel.h"
 #include "rebalance/rebalance_plan.h"
 #include "cluster/cluster.h"
+#include "lib/array.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -235,6 +236,7 @@ static void note_denied(struct rebalancer *r, __u64 cookie, int ret)
 static void act(struct rebalancer *r)
 {
 	static struct netns_visit visits[MAX_NETNS_PER_TICK];
+	__u64 start = mono_now_ns();
 	size_t n = find_namespaces(r, visits, MAX_NETNS_PER_TICK);
 	int link_fd = bpf_link__fd(r->iter_link);
 
@@ -257,6 +259,39 @@ static void act(struct rebalancer *r)
 			    "error=%s",
 			    (unsigned long long)visits[i].cookie, log_q(strerror(-ret)));
 	}
+	r->act_ms = (double)(mono_now_ns() - start) / (double)NS_PER_MS;
+}
+
+#define CHASE_MIN_MS 10
+#define CHASE_CPU_SHARE 20 /* an act() of T ms is repeated no sooner than 20 T later */
+
+/*
+ * A connection the rotation named is ended in an idle moment, and a client
+ * calling every 100 ms is idle for a few tens of ms at a time: looked at
+ * only on the 100-ms tick, the moment can be missed for seconds (the two
+ * periods beat).  While such a move waits, look again every 10 ms (longer
+ * if an act() costs more than 5 % of that).
+ */
+static void chase(struct rebalancer *r);
+static void arm_phase_end(struct rebalancer *r);
+
+static void on_chase(void *arg)
+{
+	struct rebalancer *r = arg;
+
+	act(r);
+	chase(r);
+}
+
+static void chase(struct rebalancer *r)
+{
+	double gap = r->act_ms * CHASE_CPU_SHARE;
+
+	if (!time_fair_pass_moving(r->time_fair) || loop_timer_armed(&r->chase_timer))
+		return;
+	if (loop_timer_arm(r->loop, &r->chase_timer, gap > CHASE_MIN_MS ? (__u64)gap : CHASE_MIN_MS,
+			   on_chase, r))
+		log_error("msg=\"cannot schedule a look for idle connections\"");
 }
 
 /*
@@ -276,13 +311,68 @@ static bool quiet(struct rebalancer *r)
 	return quiet;
 }
 
+static int collect_record(void *arg, const void *record)
+{
+	struct rebalancer *r = arg;
+
+	if (ARRAY_RESERVE(r->recs, r->cap_recs, r->n_recs))
+		return -ENOMEM;
+	memcpy(&r->recs[r->n_recs++], record, sizeof(*r->recs));
+	return 0;
+}
+
+static bool cluster_balanced(void *arg, const struct agent_service *svc)
+{
+	struct rebalancer *r = arg;
+
+	return r->cluster && cluster_wants(svc);
+}
+
+static void report_time_fair(struct rebalancer *r)
+{
+	struct time_fair_stats now;
+
+	time_fair_pass_stats(r->time_fair, &now);
+	if (now.moves == r->shown.moves && now.moves_expired == r->shown.moves_expired &&
+	    now.rotating == r->shown.rotating)
+		return;
+	r->shown = now;
+	if (r->status_changed)
+		r->status_changed(r->status_arg);
+}
+
+/*
+ * The time-fair rotation's pass, when due: this node's connections from the
+ * connections iterator (in the kernel, one read), then the policy.
+ */
+static void time_fair_tick(struct rebalancer *r)
+{
+	__u64 start = mono_now_ns();
+	int ret;
+
+	if (!time_fair_pass_due(r->time_fair, r->table, start / NS_PER_MS, wall_now_ms()))
+		return;
+	r->n_recs = 0;
+	ret = iter_read_records(r->conn_iter_fd, sizeof(*r->recs), collect_record, r);
+	if (ret) {
+		log_warn("msg=\"cannot list connections for the time-fair rotation\" error=%s",
+			 log_q(strerror(-ret)));
+		return;
+	}
+	time_fair_pass_run(r->time_fair, r->table, r->recs, r->n_recs, mono_now_ms(), wall_now_ms(),
+			   cluster_balanced, r);
+	time_fair_pass_took(r->time_fair, (double)(mono_now_ns() - start) / (double)NS_PER_MS);
+	report_time_fair(r);
+}
+
 static void tick(struct rebalancer *r)
 {
 	size_t cap = r->opts.max_backends + 1, n_ids = 0;
 	__u32 *ids = r->plan_ids;
 
+	time_fair_tick(r);
 	if (quiet(r)) {
-		if (r->opts.max_age_ms)
+		if (r->opts.max_age_ms || time_fair_pass_moving(r->time_fair))
 			act(r);
 		return;
 	}
@@ -295,7 +385,7 @@ static void tick(struct rebalancer *r)
 		cluster_pass_done(r->cluster);
 	plan_removed(r, ids, &n_ids, cap);
 	retire_old_budgets(r, ids, n_ids);
-	if (r->n_budget_ids || r->opts.max_age_ms)
+	if (r->n_budget_ids || r->opts.max_age_ms || time_fair_pass_moving(r->time_fair))
 		act(r);
 }
 
@@ -304,6 +394,8 @@ static void on_tick(void *arg)
 	struct rebalancer *r = arg;
 
 	tick(r);
+	chase(r);
+	arm_phase_end(r);
 	if (loop_timer_arm(r->loop, &r->tick_timer, r->opts.interval_ms, on_tick, r))
 		log_error("msg=\"cannot re-arm the rebalance tick\"");
 }
@@ -311,6 +403,20 @@ static void on_tick(void *arg)
 static void on_kick(void *arg)
 {
 	tick(arg);
+	chase(arg);
+}
+
+/*
+ * A rotating service's phase ends before the next tick: plan right then, so
+ * that moves keep the phase's length to the millisecond, not to the tick.
+ */
+static void arm_phase_end(struct rebalancer *r)
+{
+	__u64 in = time_fair_pass_next_phase_in(r->time_fair, wall_now_ms());
+
+	if (in && in < r->opts.interval_ms && !loop_timer_armed(&r->kick_timer) &&
+	    loop_timer_arm(r->loop, &r->kick_timer, in, on_kick, r))
+		log_error("msg=\"cannot schedule the end of a time-fair phase\"");
 }
 
 void rebalancer_kick(struct rebalancer *r)
@@ -337,6 +443,41 @@ void rebalancer_set_cluster(struct rebalancer *r, struct cluster *c)
 	r->cluster = c;
 	if (c)
 		cluster_drive(c, on_table_change, r);
+}
+
+static int steer_op(void *arg, struct agent_service *svc, bool on)
+{
+	struct rebalancer *r = arg;
+
+	return service_table_set_steered(r->table, svc, on);
+}
+
+static int extra_op(void *arg, __u32 id, __u32 extra)
+{
+	return lb_maps_set_extra(((struct rebalancer *)arg)->maps, id, extra);
+}
+
+static int move_op(void *arg, __u64 cookie, const struct socklb_move_request *req)
+{
+	return lb_maps_request_move(((struct rebalancer *)arg)->maps, cookie, req);
+}
+
+static int cancel_op(void *arg, __u64 cookie)
+{
+	return lb_maps_cancel_move(((struct rebalancer *)arg)->maps, cookie);
+}
+
+static int start_time_fair(struct rebalancer *r, const struct loader *loader)
+{
+	struct time_fair_opts opts = {r->opts.time_fair_window_ms, r->opts.min_dwell_ms,
+				      r->opts.drain_deadline_ms};
+	struct time_fair_ops ops = {steer_op, extra_op, move_op, cancel_op, r};
+
+	r->conn_iter_fd = bpf_link__fd(loader->conn_iter);
+	if (!r->opts.time_fair_window_ms)
+		return 0;
+	r->time_fair = time_fair_pass_new(&opts, r->opts.max_backends, &ops);
+	return r->time_fair ? 0 : -ENOMEM;
 }
 
 static int load(struct rebalancer *r, const struct loader *loader, char *err, size_t errlen)
@@ -399,6 +540,11 @@ int rebalancer_start(struct rebalancer *r, const struct rebalancer_opts *opts,
 	ret = load(r, loader, err, errlen);
 	if (ret)
 		goto fail;
+	ret = start_time_fair(r, loader);
+	if (ret) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
 	table->changed = on_table_change;
 	table->changed_arg = r;
 	ret = loop_timer_arm(loop, &r->tick_timer, r->opts.interval_ms, on_tick, r);
@@ -418,6 +564,7 @@ void rebalancer_stop(struct rebalancer *r)
 	if (r->loop) {
 		loop_timer_cancel(r->loop, &r->tick_timer);
 		loop_timer_cancel(r->loop, &r->kick_timer);
+		loop_timer_cancel(r->loop, &r->chase_timer);
 	}
 	if (r->table && r->table->changed_arg == r) {
 		r->table->changed = NULL;
@@ -438,6 +585,11 @@ void rebalancer_stop(struct rebalancer *r)
 	free(r->snapshot_keys);
 	free(r->plan_ids);
 	r->plan_ids = NULL;
+	time_fair_pass_free(r->time_fair);
+	r->time_fair = NULL;
+	free(r->recs);
+	r->recs = NULL;
+	r->n_recs = r->cap_recs = 0;
 	r->snapshot = NULL;
 	r->snapshot_keys = NULL;
 	r->mem = NULL;

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * Moves balanced connections: ends those on removed backends at once, the
- * excess on overloaded backends idle-first, and (optionally) those older
- * than a max age.  The agent decides how many per backend (end_budgets
- * map); the iter/tcp program in rebalance.bpf.c picks idle ones and ends
+ * excess on overloaded backends idle-first, (optionally) those older than a
+ * max age, and those the time-fair rotation names (time_fair_pass.h).  The agent decides how many
+ * per backend (end_budgets map); the iter/tcp program in rebalance.bpf.c picks idle ones and ends
  * them, run inside every network namespace that holds such connections.
  */
 #ifndef SOCKLB_REBALANCER_H
@@ -13,21 +13,24 @@
 #include "lib/event_loop.h"
 #include "model/service_table.h"
 #include "rebalance/netns_iter.h"
+#include "rebalance/time_fair_pass.h"
 
 struct loader;
 struct cluster;
 
 struct rebalancer_opts {
 	bool enabled;
-	__u64 interval_ms;	 /* how often budgets are planned and spent */
-	__u64 window_ms;	 /* an imbalance is worked off over about this long */
-	__u64 quiet_ms;		 /* no data either way for this long: idle */
-	__u64 drain_deadline_ms; /* then end it even if busy */
-	__u64 removal_grace_ms;	 /* a removed backend's busy connections: this long */
-	__u64 max_age_ms;	 /* 0: off */
-	__u64 pending_ttl_ms;	 /* forget ended connections not back by then */
-	__u32 threshold;	 /* connections above the fair share tolerated */
-	__u32 max_backends;	 /* set by rebalancer_start from the maps' size */
+	__u64 interval_ms;	   /* how often budgets are planned and spent */
+	__u64 window_ms;	   /* an imbalance is worked off over about this long */
+	__u64 quiet_ms;		   /* no data either way for this long: idle */
+	__u64 drain_deadline_ms;   /* then end it even if busy */
+	__u64 removal_grace_ms;	   /* a removed backend's busy connections: this long */
+	__u64 max_age_ms;	   /* 0: off */
+	__u64 pending_ttl_ms;	   /* forget ended connections not back by then */
+	__u32 threshold;	   /* connections above the fair share tolerated */
+	__u64 time_fair_window_ms; /* rotate to be fair over this long; 0: off */
+	__u64 min_dwell_ms;	   /* no connection is rotated sooner after connecting */
+	__u32 max_backends;	   /* set by rebalancer_start from the maps' size */
 };
 
 struct backend_memory; /* per backend id: counters seen last tick, deadlines */
@@ -49,6 +52,8 @@ struct rebalancer {
 	__u32 max_services;
 	struct loop_timer tick_timer;
 	struct loop_timer kick_timer;
+	struct loop_timer chase_timer;	       /* a named move waits: look for its idle moment */
+	double act_ms;			       /* how long the last act() took */
 	const volatile __u64 *activity;	       /* the data path's event count */
 	struct socklb_backend_stats *snapshot; /* this tick's counters, by backend id */
 	__u32 *snapshot_keys;
@@ -56,8 +61,17 @@ struct rebalancer {
 	__u32 n_snapshot;
 	size_t visit_start; /* rotates the order namespaces are visited in */
 	__u64 last_activity;
-	bool dirty;			 /* the service table changed since the last plan */
-	struct cluster *cluster;	 /* k8s: services balanced cluster-wide; NULL: none */
+	bool dirty;			  /* the service table changed since the last plan */
+	struct cluster *cluster;	  /* k8s: services balanced cluster-wide; NULL: none */
+	struct time_fair_pass *time_fair; /* NULL: off */
+	int conn_iter_fd;		  /* the data path's connections iterator */
+	struct socklb_conn_record *recs;  /* the last time-fair pass's connections */
+	size_t n_recs, cap_recs;
+	/* Called when what status shows of the rotation changed (the agent writes its state). */
+	void (*status_changed)(void *arg);
+	void *status_arg;
+	struct time_fair_stats
+	    shown; /* the rotation's counts when status_changed was last called */
 	unsigned long long netns_denied; /* namespaces not entered: permission denied */
 };
 

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include "rebalance/time_fair.h"
 
-#include <math.h>
 #include <stdlib.h>
 
 __u64 time_fair_phase_ms(__u64 window_ms, size_t n_backends, __u64 min_dwell_ms)
@@ -11,24 +10,48 @@ __u64 time_fair_phase_ms(__u64 window_ms, size_t n_backends, __u64 min_dwell_ms)
 	return phase > min_dwell_ms ? phase : min_dwell_ms;
 }
 
-static int bucket(double rate)
+static double floor_rate(double rate)
 {
-	int b = rate < 1.0 ? 0 : 1 + (int)floor(log2(rate));
-
-	return b < TIME_FAIR_CLASSES ? b : TIME_FAIR_CLASSES - 1;
+	return rate > 1.0 ? rate : 1.0;
 }
 
-int time_fair_class(double rate, int prev)
+/* Sorts idx[n] by rates[idx] (insertion sort: a service holds few connections). */
+static void sort_by_rate(const double *rates, size_t *idx, size_t n)
 {
-	if (prev >= 0 && prev < TIME_FAIR_CLASSES) {
-		/* Hysteresis: prev covers [2^(prev-1), 2^prev); allow a quarter beyond. */
-		double lo = prev == 0 ? 0.0 : exp2(prev - 1 - 0.25);
-		double hi = prev == TIME_FAIR_CLASSES - 1 ? INFINITY : exp2(prev + 0.25);
+	for (size_t i = 1; i < n; i++) {
+		size_t v = idx[i], j = i;
 
-		if (rate >= lo && rate < hi)
-			return prev;
+		for (; j > 0 && rates[idx[j - 1]] > rates[v]; j--)
+			idx[j] = idx[j - 1];
+		idx[j] = v;
 	}
-	return bucket(rate);
+}
+
+int time_fair_group(const double *rates, size_t n, int *cls)
+{
+	size_t *idx = malloc((n ? n : 1) * sizeof(*idx));
+	double lightest = 0.0;
+	int c = -1;
+
+	if (!idx) {
+		for (size_t i = 0; i < n; i++)
+			cls[i] = 0; /* out of memory: one class, still fair by count */
+		return n ? 1 : 0;
+	}
+	for (size_t i = 0; i < n; i++)
+		idx[i] = i;
+	sort_by_rate(rates, idx, n);
+	for (size_t k = 0; k < n; k++) {
+		double r = floor_rate(rates[idx[k]]);
+
+		if (c < 0 || (r >= 2.0 * lightest && c < TIME_FAIR_CLASSES - 1)) {
+			c++;
+			lightest = r;
+		}
+		cls[idx[k]] = c;
+	}
+	free(idx);
+	return c + 1;
 }
 
 void time_fair_targets(size_t n_backends, __u32 n_conns, __u64 phase, size_t offset, __u32 *target)

@@ -6,7 +6,7 @@
  * connections of different loads.  Pure arithmetic.
  *
  * Connections are grouped in classes of similar load (rates within a
- * factor of two).  A class of c connections over n backends keeps
+ * factor of two of the class's lightest).  A class of c connections over n backends keeps
  * q = c / n on every backend and rotates the other r = c % n: they sit on r
  * consecutive backends, and each phase (W / n long) the run moves on by
  * one, which takes one move.  Every backend is in the run for r phases of
@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <linux/types.h>
 
-/* Classes are rate buckets a factor of two apart; class 0 holds rates below 1. */
+/* At most this many classes per service; the heaviest takes what is left. */
 #define TIME_FAIR_CLASSES 24
 
 /*
@@ -32,12 +32,13 @@
 __u64 time_fair_phase_ms(__u64 window_ms, size_t n_backends, __u64 min_dwell_ms);
 
 /*
- * The class of a connection of the given rate (load per second).  prev: its
- * class so far, or -1: a connection keeps its class until its rate leaves
- * it by more than a quarter of a bucket, so a rate at a boundary does not
- * flip between two classes and move connections for nothing.
+ * Groups the connections of one service into classes of similar load, from
+ * their rates[n] (load per second; below 1 counts as 1): in order of rate, a
+ * class takes every rate below twice its lightest, so connections of equal
+ * load always share one class, whatever the load and however it wobbles.
+ * cls[i] is rate i's class, 0 the lightest; returns how many classes.
  */
-int time_fair_class(double rate, int prev);
+int time_fair_group(const double *rates, size_t n, int *cls);
 
 /*
  * target[n_backends]: how many connections of a class of n_conns belong on

@@ -13,18 +13,39 @@ START_TEST(test_phase_is_window_over_backends_at_least_min_dwell)
 }
 END_TEST
 
-START_TEST(test_class_buckets_by_factor_two_with_hysteresis)
+START_TEST(test_group_by_factor_two_of_the_lightest)
 {
-	ck_assert_int_eq(time_fair_class(0.5, -1), 0);
-	ck_assert_int_eq(time_fair_class(10, -1), 4);  /* [8, 16) */
-	ck_assert_int_eq(time_fair_class(100, -1), 7); /* [64, 128) */
-	/* 16.5 is past the bucket of 10, but within a quarter bucket of it. */
-	ck_assert_int_eq(time_fair_class(16.5, 4), 4);
-	ck_assert_int_eq(time_fair_class(16.5, -1), 5);
-	ck_assert_int_eq(time_fair_class(30, 4), 5);
-	ck_assert_int_eq(time_fair_class(7.5, 4), 4);
-	ck_assert_int_eq(time_fair_class(5, 4), 3);
-	ck_assert_int_eq(time_fair_class(1e30, -1), TIME_FAIR_CLASSES - 1);
+	/* Equal loads straddling a power of two stay one class. */
+	double equal[] = {31.0, 33.5, 32.2, 30.1};
+	double mixed[] = {100.0, 10.0, 11.0, 19.9, 20.0, 0.2, 0.9};
+	int cls[7];
+
+	ck_assert_int_eq(time_fair_group(equal, 4, cls), 1);
+	for (int i = 0; i < 4; i++)
+		ck_assert_int_eq(cls[i], 0);
+	/* Below 1/s counts as 1/s: 0.2 and 0.9 are one class; 10..19.9; 20; 100. */
+	ck_assert_int_eq(time_fair_group(mixed, 7, cls), 4);
+	ck_assert_int_eq(cls[5], 0);
+	ck_assert_int_eq(cls[6], 0);
+	ck_assert_int_eq(cls[1], 1);
+	ck_assert_int_eq(cls[2], 1);
+	ck_assert_int_eq(cls[3], 1);
+	ck_assert_int_eq(cls[4], 2);
+	ck_assert_int_eq(cls[0], 3);
+	ck_assert_int_eq(time_fair_group(mixed, 0, cls), 0);
+}
+END_TEST
+
+START_TEST(test_group_caps_the_number_of_classes)
+{
+	double rates[TIME_FAIR_CLASSES + 4];
+	int cls[TIME_FAIR_CLASSES + 4];
+
+	for (int i = 0; i < TIME_FAIR_CLASSES + 4; i++)
+		rates[i] = 1u << i; /* each twice the last: a class each, until the cap */
+	ck_assert_int_eq(time_fair_group(rates, TIME_FAIR_CLASSES + 4, cls), TIME_FAIR_CLASSES);
+	ck_assert_int_eq(cls[TIME_FAIR_CLASSES + 3], TIME_FAIR_CLASSES - 1);
+	ck_assert_int_eq(cls[TIME_FAIR_CLASSES - 2], TIME_FAIR_CLASSES - 2);
 }
 END_TEST
 
@@ -175,7 +196,8 @@ Suite *time_fair_suite(void)
 	TCase *tc = tcase_create("policy");
 
 	tcase_add_test(tc, test_phase_is_window_over_backends_at_least_min_dwell);
-	tcase_add_test(tc, test_class_buckets_by_factor_two_with_hysteresis);
+	tcase_add_test(tc, test_group_by_factor_two_of_the_lightest);
+	tcase_add_test(tc, test_group_caps_the_number_of_classes);
 	tcase_add_test(tc, test_targets_rotate_and_sum_to_equal_shares);
 	tcase_add_test(tc, test_one_connection_visits_every_backend_in_turn);
 	tcase_add_test(tc, test_moves_take_the_longest_dwelling_to_the_deficit);

@@ -1,0 +1,649 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include "rebalance/time_fair_pass.h"
+#include "rebalance/time_fair.h"
+#include "lib/array.h"
+#include "lib/clock.h"
+#include "lib/log.h"
+#include "model/service_table.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TCP_ESTABLISHED 1
+#define MIN_PASS_GAP_MS 100
+#define PASS_CPU_SHARE 20 /* a pass of T ms waits at least 20 T: 5 % of a core */
+#define RATE_PERIOD_MS 2000
+#define FIRST_RATE_AGE_MS 1000 /* younger, a connection's rate is not known yet */
+#define INHERIT_MS 5000	       /* a reconnect this soon after a move is the moved one */
+#define ARRIVAL_WAIT_MS 2000   /* a moved connection not back by then: move on */
+#define EXPIRY_GRACE_MS 2000   /* past the drain deadline: the ender gave up */
+#define MAX_SERVICES_SHOWN 64
+
+/* A connection's load as the last passes saw it. */
+struct conn_memory {
+	__u64 cookie;
+	__u64 base_load; /* segments either way at base_ms */
+	__u64 base_ms;
+	double rate; /* segments per second; < 0: not known yet */
+};
+
+/* A move asked for and not yet over: one per service at a time. */
+struct pending_move {
+	__u64 cookie;
+	__u64 netns_cookie;
+	__u32 service_id;
+	double rate; /* the moved connection's: its reconnect's until that has its own */
+	__u64 asked_ms;
+	__u64 expires_ms; /* not ended gracefully by then: withdrawn */
+	__u64 gone_ms;	  /* 0: the connection is still there */
+	bool arrived;	  /* a connection of its namespace came back */
+};
+
+struct service_view {
+	__u32 service_id;
+	struct endpoint vip;
+	__u32 conns, backends, classes;
+	__u64 phase_ms;
+	bool rotating;
+};
+
+struct time_fair_pass {
+	struct time_fair_opts opts;
+	struct time_fair_ops ops;
+	__u32 max_backends;
+	__u32 *extra_written; /* per backend id: what backend_extra holds (+1; 0: unknown) */
+	struct conn_memory *mem, *next_mem;
+	size_t n_mem, n_next, cap_mem, cap_next;
+	struct pending_move *pending;
+	size_t n_pending, cap_pending;
+	struct service_view *views;
+	size_t n_views, cap_views;
+	struct time_fair_stats stats;
+	__u64 last_pass_ms;
+	__u64 next_phase_wall_ms; /* the earliest end of a rotating service's phase; 0: none */
+};
+
+struct time_fair_pass *time_fair_pass_new(const struct time_fair_opts *opts, __u32 max_backends,
+					  const struct time_fair_ops *ops)
+{
+	struct time_fair_pass *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return NULL;
+	p->opts = *opts;
+	p->ops = *ops;
+	p->max_backends = max_backends;
+	p->extra_written = calloc((size_t)max_backends + 1, sizeof(*p->extra_written));
+	if (!p->extra_written) {
+		free(p);
+		return NULL;
+	}
+	return p;
+}
+
+void time_fair_pass_free(struct time_fair_pass *p)
+{
+	if (!p)
+		return;
+	free(p->extra_written);
+	free(p->mem);
+	free(p->next_mem);
+	free(p->pending);
+	free(p->views);
+	free(p);
+}
+
+bool time_fair_pass_due(const struct time_fair_pass *p, const struct service_table *t, __u64 now_ms,
+			__u64 wall_ms)
+{
+	__u64 gap = MIN_PASS_GAP_MS;
+	bool candidates = false;
+
+	if (!p || !p->opts.window_ms)
+		return false;
+	for (size_t i = 0; i < t->n && !candidates; i++)
+		candidates = t->items[i].backends.n >= 2 || t->items[i].slots.flags;
+	if (!candidates && !p->n_pending)
+		return false;
+	if (p->next_phase_wall_ms && wall_ms >= p->next_phase_wall_ms)
+		gap = 0;
+	if (p->stats.last_pass_ms * PASS_CPU_SHARE > (double)gap)
+		gap = (__u64)(p->stats.last_pass_ms * PASS_CPU_SHARE);
+	return now_ms - p->last_pass_ms >= gap;
+}
+
+__u64 time_fair_pass_next_phase_in(const struct time_fair_pass *p, __u64 wall_ms)
+{
+	if (!p || !p->next_phase_wall_ms)
+		return 0;
+	return p->next_phase_wall_ms > wall_ms ? p->next_phase_wall_ms - wall_ms : 1;
+}
+
+void time_fair_pass_took(struct time_fair_pass *p, double ms)
+{
+	p->stats.last_pass_ms = ms;
+}
+
+bool time_fair_pass_moving(const struct time_fair_pass *p)
+{
+	for (size_t i = 0; p && i < p->n_pending; i++) {
+		if (!p->pending[i].gone_ms)
+			return true;
+	}
+	return false;
+}
+
+/* ------------------------------------------------------------- load */
+
+static int by_cookie(const void *a, const void *b)
+{
+	__u64 x = ((const struct conn_memory *)a)->cookie,
+	      y = ((const struct conn_memory *)b)->cookie;
+
+	return x < y ? -1 : x > y;
+}
+
+static const struct conn_memory *remembered(const struct time_fair_pass *p, __u64 cookie)
+{
+	struct conn_memory key = {.cookie = cookie};
+
+	return p->n_mem ? bsearch(&key, p->mem, p->n_mem, sizeof(key), by_cookie) : NULL;
+}
+
+static __u64 load_of(const struct socklb_conn_record *r)
+{
+	return (__u64)r->data_segs_in + r->data_segs_out;
+}
+
+/*
+ * The connection's rate now: over the last RATE_PERIOD_MS once known, over
+ * its life until then (once it is FIRST_RATE_AGE_MS old).
+ */
+static struct conn_memory rate_of(const struct time_fair_pass *p,
+				  const struct socklb_conn_record *r, __u64 now_ms)
+{
+	const struct conn_memory *old = remembered(p, r->sock.cookie);
+	__u64 load = load_of(r), born_ms = r->sock.established_ns / NS_PER_MS;
+	struct conn_memory m = {r->sock.cookie, load, now_ms, -1.0};
+	bool grown = now_ms > born_ms && now_ms - born_ms >= FIRST_RATE_AGE_MS;
+
+	if (old) {
+		m = *old;
+		if (m.rate < 0 && grown)
+			m.rate = (double)load * 1000.0 / (double)(now_ms - born_ms);
+		if (now_ms - old->base_ms >= RATE_PERIOD_MS) {
+			m.rate = (double)(load - old->base_load) * 1000.0 /
+				 (double)(now_ms - old->base_ms);
+			m.base_load = load;
+			m.base_ms = now_ms;
+		}
+	} else if (grown) {
+		m.rate = (double)load * 1000.0 / (double)(now_ms - born_ms);
+	}
+	return m;
+}
+
+/* The rate a moved connection had, if r looks like it coming back; < 0: none. */
+static double inherited_rate(const struct time_fair_pass *p, const struct socklb_conn_record *r,
+			     __u64 now_ms)
+{
+	for (size_t i = 0; i < p->n_pending; i++) {
+		const struct pending_move *m = &p->pending[i];
+
+		if (m->gone_ms && m->service_id == r->sock.service_id &&
+		    m->netns_cookie == r->sock.netns_cookie && now_ms - m->gone_ms < INHERIT_MS)
+			return m->rate;
+	}
+	return -1.0;
+}
+
+static int remember(struct time_fair_pass *p, const struct conn_memory *m)
+{
+	if (ARRAY_RESERVE(p->next_mem, p->cap_next, p->n_next))
+		return -ENOMEM;
+	p->next_mem[p->n_next++] = *m;
+	return 0;
+}
+
+/* ------------------------------------------------------ pending moves */
+
+static struct pending_move *pending_of(struct time_fair_pass *p, __u32 service_id)
+{
+	for (size_t i = 0; i < p->n_pending; i++) {
+		if (p->pending[i].service_id == service_id)
+			return &p->pending[i];
+	}
+	return NULL;
+}
+
+static bool has_cookie(const struct socklb_conn_record *const *conns, size_t n, __u64 cookie)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (conns[i]->sock.cookie == cookie)
+			return true;
+	}
+	return false;
+}
+
+static bool came_back(const struct pending_move *m, const struct socklb_conn_record *const *conns,
+		      size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (conns[i]->sock.netns_cookie == m->netns_cookie &&
+		    conns[i]->sock.cookie != m->cookie &&
+		    conns[i]->sock.established_ns / NS_PER_MS >= m->asked_ms)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Follows svc's move in flight against its connections now; true while it
+ * still holds the service (no new plan until the moved connection is back).
+ */
+static bool follow_pending(struct time_fair_pass *p, __u32 service_id,
+			   const struct socklb_conn_record *const *conns, size_t n, __u64 now_ms)
+{
+	struct pending_move *m = pending_of(p, service_id);
+
+	if (!m)
+		return false;
+	if (!m->gone_ms && !has_cookie(conns, n, m->cookie))
+		m->gone_ms = now_ms;
+	if (!m->gone_ms && now_ms > m->expires_ms) {
+		p->ops.cancel(p->ops.arg, m->cookie);
+		p->stats.moves_expired++;
+		m->gone_ms = now_ms;
+		m->arrived = true; /* it never left: nothing to wait for */
+	}
+	if (m->gone_ms && !m->arrived)
+		m->arrived = came_back(m, conns, n);
+	return !m->gone_ms || (!m->arrived && now_ms - m->gone_ms < ARRIVAL_WAIT_MS);
+}
+
+/* Forgets moves that are over (kept a while: reconnects inherit their class). */
+static void prune_pending(struct time_fair_pass *p, __u64 now_ms)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < p->n_pending; i++) {
+		struct pending_move *m = &p->pending[i];
+
+		if (!m->gone_ms || now_ms - m->gone_ms < INHERIT_MS)
+			p->pending[kept++] = *m;
+	}
+	p->n_pending = kept;
+}
+
+static int ask_move(struct time_fair_pass *p, const struct socklb_conn_record *r, double rate,
+		    __u64 now_ms)
+{
+	/*
+	 * Never forced: a rotation is worth no failed call.  A connection that
+	 * cannot be ended gracefully by the drain deadline is left where it is.
+	 */
+	struct socklb_move_request req = {
+	    .reason = SOCKLB_END_TIME_FAIR,
+	    .force_after_ns = UINT64_MAX,
+	};
+	struct pending_move *m = pending_of(p, r->sock.service_id);
+	int ret;
+
+	if (!m && ARRAY_RESERVE(p->pending, p->cap_pending, p->n_pending))
+		return -ENOMEM;
+	ret = p->ops.move(p->ops.arg, r->sock.cookie, &req);
+	if (ret)
+		return ret;
+	if (!m)
+		m = &p->pending[p->n_pending++];
+	*m = (struct pending_move){
+	    .cookie = r->sock.cookie,
+	    .netns_cookie = r->sock.netns_cookie,
+	    .service_id = r->sock.service_id,
+	    .rate = rate,
+	    .asked_ms = now_ms,
+	    .expires_ms = now_ms + p->opts.drain_deadline_ms + EXPIRY_GRACE_MS,
+	};
+	p->stats.moves++;
+	log_debug("msg=\"time-fair move\" service_id=%u cookie=%llu backend_id=%u rate=%.1f",
+		  r->sock.service_id, (unsigned long long)r->sock.cookie, r->sock.backend_id, rate);
+	return 0;
+}
+
+/* ----------------------------------------------------------- steering */
+
+static void write_extra(struct time_fair_pass *p, __u32 id, __u32 extra)
+{
+	if (id > p->max_backends || p->extra_written[id] == extra + 1)
+		return;
+	if (p->ops.set_extra(p->ops.arg, id, extra) == 0)
+		p->extra_written[id] = extra + 1;
+}
+
+/* Each backend's extra: how far it is ahead of its target (most behind: 0 more). */
+static void steer(struct time_fair_pass *p, struct agent_service *svc, const __u32 *total)
+{
+	size_t n = svc->backends.n;
+	__u32 top = 0;
+
+	for (size_t b = 0; b < n; b++)
+		top = total[b] > top ? total[b] : top;
+	for (size_t b = 0; b < n; b++)
+		write_extra(p, svc->backends.items[b].id, top - total[b]);
+	p->ops.steer(p->ops.arg, svc, true);
+}
+
+static void unsteer(struct time_fair_pass *p, struct agent_service *svc)
+{
+	if (!(svc->slots.flags & SOCKLB_SERVICE_STEERED))
+		return;
+	for (size_t b = 0; b < svc->backends.n; b++)
+		write_extra(p, svc->backends.items[b].id, 0);
+	p->ops.steer(p->ops.arg, svc, false);
+}
+
+/* ------------------------------------------------------------- a service */
+
+struct service_pass {
+	struct agent_service *svc;
+	const struct socklb_conn_record **recs; /* the service's connections */
+	struct time_fair_conn *conns;		/* the same, as the policy sees them */
+	double *rates;				/* their loads per second */
+	int *cls;
+	size_t n;
+	__u32 *targets; /* [TIME_FAIR_CLASSES][backends] */
+	__u32 *total;	/* [backends] */
+};
+
+static size_t backend_index(const struct agent_service *svc, __u32 id)
+{
+	for (size_t b = 0; b < svc->backends.n; b++) {
+		if (svc->backends.items[b].id == id)
+			return b;
+	}
+	return svc->backends.n;
+}
+
+/* The rate of the service's known connections' middle one; 0 when none is known. */
+static double middle_rate(const double *rates, size_t n)
+{
+	double *known = malloc((n ? n : 1) * sizeof(*known)), middle;
+	size_t k = 0;
+
+	if (!known)
+		return 0.0;
+	for (size_t i = 0; i < n; i++) {
+		if (rates[i] >= 0)
+			known[k++] = rates[i];
+	}
+	for (size_t i = 1; i < k; i++) { /* insertion sort: few connections */
+		double v = known[i];
+		size_t j = i;
+
+		for (; j > 0 && known[j - 1] > v; j--)
+			known[j] = known[j - 1];
+		known[j] = v;
+	}
+	middle = k ? known[k / 2] : 0.0;
+	free(known);
+	return middle;
+}
+
+/*
+ * Rates and classes of the service's connections; remembers the rates for
+ * the next pass.  A connection too young to have a rate takes the one it
+ * replaces (a moved connection coming back), else the service's middle one.
+ */
+static void classify(struct time_fair_pass *p, struct service_pass *s, __u64 now_ms)
+{
+	double middle;
+
+	for (size_t i = 0; i < s->n; i++) {
+		struct conn_memory m = rate_of(p, s->recs[i], now_ms);
+
+		remember(p, &m);
+		s->rates[i] = m.rate >= 0 ? m.rate : inherited_rate(p, s->recs[i], now_ms);
+	}
+	middle = middle_rate(s->rates, s->n);
+	for (size_t i = 0; i < s->n; i++) {
+		const struct socklb_conn_record *r = s->recs[i];
+		__u64 born_ms = r->sock.established_ns / NS_PER_MS;
+
+		if (s->rates[i] < 0)
+			s->rates[i] = middle;
+		s->conns[i] = (struct time_fair_conn){
+		    .backend = (__u32)backend_index(s->svc, r->sock.backend_id),
+		    .dwell_ms = now_ms > born_ms ? now_ms - born_ms : 0,
+		};
+	}
+	time_fair_group(s->rates, s->n, s->cls);
+	for (size_t i = 0; i < s->n; i++)
+		s->conns[i].cls = s->cls[i];
+}
+
+/*
+ * Every class's targets at this phase, runs laid end to end around the
+ * backends (each class starts where the one before ended), so that the
+ * totals differ by at most one from backend to backend.
+ */
+static __u32 plan_targets(struct service_pass *s, __u64 phase)
+{
+	size_t nb = s->svc->backends.n, offset = s->svc->slots.service_id;
+	__u32 count[TIME_FAIR_CLASSES] = {0}, classes = 0;
+
+	for (size_t i = 0; i < s->n; i++)
+		count[s->conns[i].cls]++;
+	memset(s->total, 0, nb * sizeof(*s->total));
+	for (int c = 0; c < TIME_FAIR_CLASSES; c++) {
+		__u32 *target = s->targets + (size_t)c * nb;
+
+		time_fair_targets(nb, count[c], phase, offset, target);
+		for (size_t b = 0; b < nb; b++)
+			s->total[b] += target[b];
+		offset += count[c] % nb;
+		classes += count[c] > 0;
+	}
+	return classes;
+}
+
+static void note_view(struct time_fair_pass *p, const struct service_pass *s, __u64 phase_ms,
+		      __u32 classes, bool rotating)
+{
+	struct service_view *v;
+
+	if (p->n_views == MAX_SERVICES_SHOWN || ARRAY_RESERVE(p->views, p->cap_views, p->n_views))
+		return;
+	v = &p->views[p->n_views++];
+	*v = (struct service_view){s->svc->slots.service_id,
+				   s->svc->vip,
+				   (__u32)s->n,
+				   (__u32)s->svc->backends.n,
+				   classes,
+				   phase_ms,
+				   rotating};
+}
+
+static void note_phase_end(struct time_fair_pass *p, __u64 end_wall_ms)
+{
+	if (!p->next_phase_wall_ms || end_wall_ms < p->next_phase_wall_ms)
+		p->next_phase_wall_ms = end_wall_ms;
+}
+
+static void run_service(struct time_fair_pass *p, struct service_pass *s, __u64 now_ms,
+			__u64 wall_ms)
+{
+	size_t nb = s->svc->backends.n;
+	__u64 phase_ms = time_fair_phase_ms(p->opts.window_ms, nb, p->opts.min_dwell_ms);
+	struct time_fair_move move;
+	__u32 classes;
+
+	classify(p, s, now_ms);
+	/* A move in flight: keep steering as it is until the connection is back. */
+	if (follow_pending(p, s->svc->slots.service_id, s->recs, s->n, now_ms)) {
+		note_view(p, s, phase_ms, 0, true);
+		p->stats.rotating++;
+		return;
+	}
+	if (!time_fair_needed(s->conns, s->n, nb)) {
+		unsteer(p, s->svc);
+		return;
+	}
+	classes = plan_targets(s, wall_ms / phase_ms);
+	note_phase_end(p, (wall_ms / phase_ms + 1) * phase_ms);
+	steer(p, s->svc, s->total);
+	p->stats.rotating++;
+	note_view(p, s, phase_ms, classes, true);
+	if (time_fair_moves(s->conns, s->n, nb, s->targets, p->opts.min_dwell_ms, &move, 1) == 1)
+		ask_move(p, s->recs[move.conn], s->rates[move.conn], now_ms);
+}
+
+/* ------------------------------------------------------------- a pass */
+
+static int by_service_then_cookie(const void *a, const void *b)
+{
+	const struct socklb_sock *x = &(*(const struct socklb_conn_record *const *)a)->sock;
+	const struct socklb_sock *y = &(*(const struct socklb_conn_record *const *)b)->sock;
+
+	if (x->service_id != y->service_id)
+		return x->service_id < y->service_id ? -1 : 1;
+	return x->cookie < y->cookie ? -1 : x->cookie > y->cookie;
+}
+
+static int by_service_id(const void *key, const void *elem)
+{
+	__u32 id = *(const __u32 *)key;
+	__u32 other = (*(const struct socklb_conn_record *const *)elem)->sock.service_id;
+
+	return id < other ? -1 : id > other;
+}
+
+/* The established connections of svc: a run of sorted[n]. */
+static size_t service_run(const struct socklb_conn_record **sorted, size_t n, __u32 service_id,
+			  const struct socklb_conn_record ***first)
+{
+	const struct socklb_conn_record **hit =
+	    n ? bsearch(&service_id, sorted, n, sizeof(*sorted), by_service_id) : NULL;
+	size_t lo, hi;
+
+	if (!hit) {
+		*first = sorted;
+		return 0;
+	}
+	lo = hi = (size_t)(hit - sorted);
+	while (lo > 0 && sorted[lo - 1]->sock.service_id == service_id)
+		lo--;
+	while (hi < n && sorted[hi]->sock.service_id == service_id)
+		hi++;
+	*first = sorted + lo;
+	return hi - lo;
+}
+
+static size_t established(const struct socklb_conn_record *recs, size_t n,
+			  const struct socklb_conn_record **out)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (recs[i].tcp_state == TCP_ESTABLISHED &&
+		    recs[i].sock.phase == SOCKLB_SOCK_ESTABLISHED)
+			out[k++] = &recs[i];
+	}
+	qsort(out, k, sizeof(*out), by_service_then_cookie);
+	return k;
+}
+
+static void swap_memory(struct time_fair_pass *p)
+{
+	struct conn_memory *tmp = p->mem;
+	size_t cap = p->cap_mem;
+
+	qsort(p->next_mem, p->n_next, sizeof(*p->next_mem), by_cookie);
+	p->mem = p->next_mem;
+	p->n_mem = p->n_next;
+	p->cap_mem = p->cap_next;
+	p->next_mem = tmp;
+	p->cap_next = cap;
+	p->n_next = 0;
+}
+
+void time_fair_pass_run(struct time_fair_pass *p, struct service_table *t,
+			const struct socklb_conn_record *recs, size_t n, __u64 now_ms,
+			__u64 wall_ms, bool (*skip)(void *arg, const struct agent_service *svc),
+			void *skip_arg)
+{
+	const struct socklb_conn_record **sorted = calloc(n ? n : 1, sizeof(*sorted));
+	struct time_fair_conn *conns = calloc(n ? n : 1, sizeof(*conns));
+	double *rates = calloc(n ? n : 1, sizeof(*rates));
+	int *cls = calloc(n ? n : 1, sizeof(*cls));
+	size_t n_sorted = sorted ? established(recs, n, sorted) : 0;
+
+	p->last_pass_ms = now_ms;
+	p->next_phase_wall_ms = 0;
+	p->stats.rotating = 0;
+	p->n_views = 0;
+	for (size_t i = 0; sorted && conns && rates && cls && i < t->n; i++) {
+		struct agent_service *svc = &t->items[i];
+		size_t nb = svc->backends.n;
+		__u32 targets[nb ? nb * TIME_FAIR_CLASSES : 1], total[nb ? nb : 1];
+		struct service_pass s = {svc, NULL, conns, rates, cls, 0, targets, total};
+
+		if (nb < 2 || (skip && skip(skip_arg, svc))) {
+			unsteer(p, svc);
+			continue;
+		}
+		s.n = service_run(sorted, n_sorted, svc->slots.service_id, &s.recs);
+		run_service(p, &s, now_ms, wall_ms);
+	}
+	p->stats.steered = 0;
+	for (size_t i = 0; i < t->n; i++)
+		p->stats.steered += !!(t->items[i].slots.flags & SOCKLB_SERVICE_STEERED);
+	prune_pending(p, now_ms);
+	swap_memory(p);
+	free(sorted);
+	free(conns);
+	free(rates);
+	free(cls);
+}
+
+void time_fair_pass_stats(const struct time_fair_pass *p, struct time_fair_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (p)
+		*out = p->stats;
+}
+
+json_object *time_fair_pass_json(const struct time_fair_pass *p)
+{
+	json_object *o = json_object_new_object(), *list = json_object_new_array();
+	char vip[ENDPOINT_STR_LEN];
+
+	if (!o || !list) {
+		json_object_put(o);
+		json_object_put(list);
+		return NULL;
+	}
+	json_object_object_add(o, "window_ms", json_object_new_int64((int64_t)p->opts.window_ms));
+	json_object_object_add(o, "min_dwell_ms",
+			       json_object_new_int64((int64_t)p->opts.min_dwell_ms));
+	json_object_object_add(o, "moves", json_object_new_int64((int64_t)p->stats.moves));
+	json_object_object_add(o, "moves_expired",
+			       json_object_new_int64((int64_t)p->stats.moves_expired));
+	json_object_object_add(o, "last_pass_ms", json_object_new_double(p->stats.last_pass_ms));
+	for (size_t i = 0; i < p->n_views; i++) {
+		const struct service_view *v = &p->views[i];
+		json_object *s = json_object_new_object();
+
+		if (!s)
+			break;
+		json_object_object_add(
+		    s, "vip", json_object_new_string(endpoint_str(&v->vip, vip, sizeof(vip))));
+		json_object_object_add(s, "connections", json_object_new_int64(v->conns));
+		json_object_object_add(s, "backends", json_object_new_int64(v->backends));
+		json_object_object_add(s, "classes", json_object_new_int64(v->classes));
+		json_object_object_add(s, "phase_ms", json_object_new_int64((int64_t)v->phase_ms));
+		json_object_array_add(list, s);
+	}
+	json_object_object_add(o, "rotating", list);
+	return o;
+}
