@@ -48,10 +48,9 @@
 /*
  * The version of this map layout, pinned in the `layout` map: an agent
  * refuses maps of another layout instead of misreading them.  1 was the
- * layout without a `layout` map (an LRU `sockets` map); 2 had no time-fair
- * end reason.
+ * layout without a `layout` map (an LRU `sockets` map).
  */
-#define SOCKLB_LAYOUT_VERSION 3
+#define SOCKLB_LAYOUT_VERSION 2
 
 /* Default map sizes; all can be changed at load time. */
 #define SOCKLB_DEFAULT_MAX_SERVICES 65536
@@ -222,14 +221,17 @@ enum socklb_end_reason {
 	SOCKLB_END_REMOVED = 0,	  /* its backend left the service */
 	SOCKLB_END_IMBALANCE = 1, /* its backend had more than its fair share */
 	SOCKLB_END_MAX_AGE = 2,	  /* older than --max-age (with jitter) */
-	SOCKLB_END_TIME_FAIR = 3, /* rotated by the time-fair policy (move_requests) */
-	SOCKLB_END_REASONS = 4,
+	SOCKLB_END_REASONS = 3,
 };
 
-/* The names status and metrics give the reasons, in enum order. */
+/*
+ * The names status and metrics give the reasons, in enum order.  The
+ * time-fair rotation's moves count as imbalance (over time); the agent
+ * counts them itself too (socklb_time_fair_moves_total).
+ */
 #define SOCKLB_END_REASON_NAMES                                                                    \
 	{                                                                                          \
-		"removed", "imbalance", "max_age", "time_fair"                                     \
+		"removed", "imbalance", "max_age"                                                  \
 	}
 
 /* Connections the agent may ask to end one by one at any time. */

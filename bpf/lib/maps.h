@@ -115,7 +115,8 @@ struct {
 /*
  * Written by the agent only: single connections it wants ended, by socket
  * cookie (the time-fair rotation picks which one).  The ender deletes an
- * entry once it has ended its connection; the agent deletes the rest.
+ * entry once it has ended its connection; the agent deletes the rest.  Not
+ * state either: an agent adopting older pins without it creates it.
  */
 struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);

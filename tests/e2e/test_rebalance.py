@@ -106,7 +106,9 @@ def test_scale_in_5_to_3_no_call_reaches_a_removed_pod_after_100ms():
 
 def test_max_age_recycles_connections_at_5s_with_jitter_and_zero_failures():
     with Topology("slbreb") as topo:
-        pods, hosts, cg, conf, agent = setup(topo, 3, lambda p: p, extra=["--max-age", "5s"])
+        # 10 connections over 3 pods: the time-fair rotation would move them too.
+        pods, hosts, cg, conf, agent = setup(topo, 3, lambda p: p,
+                                             extra=["--max-age", "5s", "--time-fair", "off"])
         procs = start_load(hosts[:2], VIP, cg, channels=5, rate=5, duration=17)
         records = collect(procs)
         ended = agent.status()["services"][0]["backends"]

@@ -17,6 +17,7 @@ int main(void)
 	srunner_add_suite(sr, service_table_suite());
 	srunner_add_suite(sr, rebalance_plan_suite());
 	srunner_add_suite(sr, time_fair_suite());
+	srunner_add_suite(sr, time_fair_pass_suite());
 	srunner_add_suite(sr, vip_index_suite());
 	srunner_add_suite(sr, source_dns_suite());
 	srunner_add_suite(sr, source_k8s_suite());

@@ -22,6 +22,7 @@ Suite *log_suite(void);
 Suite *array_suite(void);
 Suite *cluster_plan_suite(void);
 Suite *time_fair_suite(void);
+Suite *time_fair_pass_suite(void);
 Suite *cluster_project_suite(void);
 Suite *cluster_report_suite(void);
 Suite *cluster_publish_policy_suite(void);

@@ -28,7 +28,7 @@ static __u32 size_of(const char *name, const struct lb_map_sizes *s)
 
 bool lb_maps_rebuilt(const char *name)
 {
-	return !strcmp(name, "backend_extra");
+	return !strcmp(name, "backend_extra") || !strcmp(name, "move_requests");
 }
 
 void lb_maps_set_sizes(struct bpf_object *obj, const struct lb_map_sizes *sizes)

@@ -321,11 +321,22 @@ static int collect_record(void *arg, const void *record)
 	return 0;
 }
 
-static bool cluster_balanced(void *arg, const struct agent_service *svc)
+/*
+ * What the rotation may do with svc: nothing with a service balanced
+ * cluster-wide; wait while the count rebalancer moves some of its
+ * connections (an overloaded backend), so two policies never act at once.
+ */
+static enum time_fair_say judge_service(void *arg, const struct agent_service *svc)
 {
 	struct rebalancer *r = arg;
 
-	return r->cluster && cluster_wants(svc);
+	if (r->cluster && cluster_wants(svc))
+		return TIME_FAIR_SKIP;
+	for (size_t i = 0; i < svc->backends.n; i++) {
+		if (r->mem[svc->backends.items[i].id].overloaded_since_ms)
+			return TIME_FAIR_HOLD;
+	}
+	return TIME_FAIR_PLAN;
 }
 
 static void report_time_fair(struct rebalancer *r)
@@ -360,7 +371,7 @@ static void time_fair_tick(struct rebalancer *r)
 		return;
 	}
 	time_fair_pass_run(r->time_fair, r->table, r->recs, r->n_recs, mono_now_ms(), wall_now_ms(),
-			   cluster_balanced, r);
+			   judge_service, r);
 	time_fair_pass_took(r->time_fair, (double)(mono_now_ns() - start) / (double)NS_PER_MS);
 	report_time_fair(r);
 }

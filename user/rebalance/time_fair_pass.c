@@ -40,6 +40,13 @@ struct pending_move {
 	bool arrived;	  /* a connection of its namespace came back */
 };
 
+/* How many connections a service had, since when. */
+struct service_count {
+	__u32 service_id;
+	size_t n;
+	__u64 since_ms, seen_ms;
+};
+
 struct service_view {
 	__u32 service_id;
 	struct endpoint vip;
@@ -59,6 +66,8 @@ struct time_fair_pass {
 	size_t n_pending, cap_pending;
 	struct service_view *views;
 	size_t n_views, cap_views;
+	struct service_count *counts;
+	size_t n_counts, cap_counts;
 	struct time_fair_stats stats;
 	__u64 last_pass_ms;
 	__u64 next_phase_wall_ms; /* the earliest end of a rotating service's phase; 0: none */
@@ -91,6 +100,7 @@ void time_fair_pass_free(struct time_fair_pass *p)
 	free(p->next_mem);
 	free(p->pending);
 	free(p->views);
+	free(p->counts);
 	free(p);
 }
 
@@ -284,7 +294,7 @@ static int ask_move(struct time_fair_pass *p, const struct socklb_conn_record *r
 	 * cannot be ended gracefully by the drain deadline is left where it is.
 	 */
 	struct socklb_move_request req = {
-	    .reason = SOCKLB_END_TIME_FAIR,
+	    .reason = SOCKLB_END_IMBALANCE,
 	    .force_after_ns = UINT64_MAX,
 	};
 	struct pending_move *m = pending_of(p, r->sock.service_id);
@@ -470,8 +480,13 @@ static void note_phase_end(struct time_fair_pass *p, __u64 end_wall_ms)
 		p->next_phase_wall_ms = end_wall_ms;
 }
 
+/*
+ * One service's part of the pass.  hold: change nothing now (another move
+ * is under way, or its clients are still connecting); the rates and the
+ * move in flight are followed all the same.
+ */
 static void run_service(struct time_fair_pass *p, struct service_pass *s, __u64 now_ms,
-			__u64 wall_ms)
+			__u64 wall_ms, bool hold)
 {
 	size_t nb = s->svc->backends.n;
 	__u64 phase_ms = time_fair_phase_ms(p->opts.window_ms, nb, p->opts.min_dwell_ms);
@@ -480,9 +495,12 @@ static void run_service(struct time_fair_pass *p, struct service_pass *s, __u64 
 
 	classify(p, s, now_ms);
 	/* A move in flight: keep steering as it is until the connection is back. */
-	if (follow_pending(p, s->svc->slots.service_id, s->recs, s->n, now_ms)) {
-		note_view(p, s, phase_ms, 0, true);
-		p->stats.rotating++;
+	if (follow_pending(p, s->svc->slots.service_id, s->recs, s->n, now_ms) || hold) {
+		if (s->svc->slots.flags & SOCKLB_SERVICE_STEERED) {
+			note_view(p, s, phase_ms, 0, true);
+			note_phase_end(p, (wall_ms / phase_ms + 1) * phase_ms);
+			p->stats.rotating++;
+		}
 		return;
 	}
 	if (!time_fair_needed(s->conns, s->n, nb)) {
@@ -499,6 +517,47 @@ static void run_service(struct time_fair_pass *p, struct service_pass *s, __u64 
 }
 
 /* ------------------------------------------------------------- a pass */
+
+#define SETTLE_MS 500
+
+/*
+ * Whether the service has had n connections for SETTLE_MS (its counts
+ * remembered per service id, rebuilt every pass like the rates).
+ */
+static bool settled(struct time_fair_pass *p, __u32 service_id, size_t n, __u64 now_ms)
+{
+	struct service_count *c = NULL;
+
+	for (size_t i = 0; i < p->n_counts && !c; i++) {
+		if (p->counts[i].service_id == service_id)
+			c = &p->counts[i];
+	}
+	if (!c) {
+		if (ARRAY_RESERVE(p->counts, p->cap_counts, p->n_counts))
+			return false;
+		c = &p->counts[p->n_counts++];
+		/* First seen: as settled as it will be (an agent starting on old connections). */
+		*c = (struct service_count){service_id, n, 0, now_ms};
+	}
+	if (c->n != n) {
+		c->n = n;
+		c->since_ms = now_ms;
+	}
+	c->seen_ms = now_ms;
+	return now_ms - c->since_ms >= SETTLE_MS;
+}
+
+/* Forgets the counts of services no longer seen. */
+static void prune_counts(struct time_fair_pass *p, __u64 now_ms)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < p->n_counts; i++) {
+		if (p->counts[i].seen_ms == now_ms)
+			p->counts[kept++] = p->counts[i];
+	}
+	p->n_counts = kept;
+}
 
 static int by_service_then_cookie(const void *a, const void *b)
 {
@@ -558,7 +617,8 @@ static void swap_memory(struct time_fair_pass *p)
 	struct conn_memory *tmp = p->mem;
 	size_t cap = p->cap_mem;
 
-	qsort(p->next_mem, p->n_next, sizeof(*p->next_mem), by_cookie);
+	if (p->n_next)
+		qsort(p->next_mem, p->n_next, sizeof(*p->next_mem), by_cookie);
 	p->mem = p->next_mem;
 	p->n_mem = p->n_next;
 	p->cap_mem = p->cap_next;
@@ -569,8 +629,7 @@ static void swap_memory(struct time_fair_pass *p)
 
 void time_fair_pass_run(struct time_fair_pass *p, struct service_table *t,
 			const struct socklb_conn_record *recs, size_t n, __u64 now_ms,
-			__u64 wall_ms, bool (*skip)(void *arg, const struct agent_service *svc),
-			void *skip_arg)
+			__u64 wall_ms, time_fair_judge judge, void *judge_arg)
 {
 	const struct socklb_conn_record **sorted = calloc(n ? n : 1, sizeof(*sorted));
 	struct time_fair_conn *conns = calloc(n ? n : 1, sizeof(*conns));
@@ -588,17 +647,23 @@ void time_fair_pass_run(struct time_fair_pass *p, struct service_table *t,
 		__u32 targets[nb ? nb * TIME_FAIR_CLASSES : 1], total[nb ? nb : 1];
 		struct service_pass s = {svc, NULL, conns, rates, cls, 0, targets, total};
 
-		if (nb < 2 || (skip && skip(skip_arg, svc))) {
+		enum time_fair_say say = judge ? judge(judge_arg, svc) : TIME_FAIR_PLAN;
+
+		if (nb < 2 || say == TIME_FAIR_SKIP) {
 			unsteer(p, svc);
 			continue;
 		}
 		s.n = service_run(sorted, n_sorted, svc->slots.service_id, &s.recs);
-		run_service(p, &s, now_ms, wall_ms);
+		bool steady =
+		    settled(p, svc->slots.service_id, s.n, now_ms); /* always: it counts */
+
+		run_service(p, &s, now_ms, wall_ms, say == TIME_FAIR_HOLD || !steady);
 	}
 	p->stats.steered = 0;
 	for (size_t i = 0; i < t->n; i++)
 		p->stats.steered += !!(t->items[i].slots.flags & SOCKLB_SERVICE_STEERED);
 	prune_pending(p, now_ms);
+	prune_counts(p, now_ms);
 	swap_memory(p);
 	free(sorted);
 	free(conns);

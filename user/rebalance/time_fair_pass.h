@@ -72,16 +72,25 @@ bool time_fair_pass_due(const struct time_fair_pass *p, const struct service_tab
 /* Milliseconds from wall_ms to the next end of a rotating service's phase; 0: none. */
 __u64 time_fair_pass_next_phase_in(const struct time_fair_pass *p, __u64 wall_ms);
 
+/* What the rotation may do with a service this pass (the rebalancer says). */
+enum time_fair_say {
+	TIME_FAIR_PLAN, /* rotate it if it needs it */
+	TIME_FAIR_HOLD, /* another move is under way (the count rebalancer's): change nothing */
+	TIME_FAIR_SKIP, /* not the rotation's (balanced cluster-wide): unsteered, never moved */
+};
+typedef enum time_fair_say (*time_fair_judge)(void *arg, const struct agent_service *svc);
+
 /*
  * One pass over the connections recs[n] (this node's, any service).  now_ms:
  * monotonic (bpf_ktime_get_ns's clock, in ms); wall_ms: the wall clock, on
- * which phases start (so that agents would agree).  skip(svc) true: a
- * service the policy leaves alone (balanced cluster-wide).
+ * which phases start (so that agents would agree).  judge (NULL: plan
+ * every service) says what may be done with each service.  A service whose
+ * number of connections changed less than half a second ago is held too:
+ * clients still connecting are no state to plan on.
  */
 void time_fair_pass_run(struct time_fair_pass *p, struct service_table *t,
 			const struct socklb_conn_record *recs, size_t n, __u64 now_ms,
-			__u64 wall_ms, bool (*skip)(void *arg, const struct agent_service *svc),
-			void *skip_arg);
+			__u64 wall_ms, time_fair_judge judge, void *judge_arg);
 /* Records how long the pass took (for the 5 % budget and status). */
 void time_fair_pass_took(struct time_fair_pass *p, double ms);
 

@@ -1,0 +1,193 @@
+#!/usr/bin/python3
+"""The time-fair cases, which the reference story (20 channels, divisible)
+hides: fewer connections than pods, counts that do not divide, mixed rates.
+
+    time_fair_bench.py [--quick] [--out FILE]
+
+Each case runs real clients (grpc-go, grpcio sync and aio) against socklb
+with the rotation on (the default) and, as the baseline in the same run,
+with `--time-fair off` (balancing connection counts only).  Figures per
+case: each pod's share of the calls in every 10-s window (the worst
+deviation from fair over all windows), failed calls, moves per second,
+p99 call latency against the baseline's, and the agent's CPU.  Run by
+bench.py as its "time_fair" section, or alone.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE), str(HERE.parent / "e2e")]
+
+from load import CHANNEL, END, POD, START, STATUS, collect, failures  # noqa: E402
+from socklb_agent import Agent  # noqa: E402
+from stacks import start_client  # noqa: E402
+from topology import Topology, start_pods  # noqa: E402
+
+VIP = "10.96.0.10:8080"
+WINDOW = 10.0
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class Case:
+    key: str
+    title: str
+    pods: int
+    clients: tuple     # ((stack, calls/s per connection, connections), ...): one process each
+    scale_from: int    # pods at the start (the scale-out happens after warm-up)
+    windows: int       # 10-s windows judged
+    target: str        # what the issue asks, said in the report
+
+
+def cases(quick):
+    w = 1 if quick else 4
+    go1 = (("go", 10.0, 1),)
+    return [
+        Case("notebook", "1 grpc-go client, 1 connection, 10 calls/s, pods 1 -> 5", 5, go1, 1,
+             w, "every pod 20 % +- 2 points of the calls in every window"),
+        Case("8on5-go", "8 grpc-go clients x 1 connection on 5 pods", 5, (("go", 10.0, 1),) * 8,
+             5, w, "per-pod calls within 10 % of fair"),
+        Case("8on5-sync", "8 grpcio sync clients x 1 connection on 5 pods", 5,
+             (("sync", 10.0, 1),) * 8, 5, w, "per-pod calls within 10 % of fair"),
+        Case("8on5-aio", "8 grpcio aio clients x 1 connection on 5 pods", 5,
+             (("aio", 10.0, 1),) * 8, 5, w, "per-pod calls within 10 % of fair"),
+        Case("8on10", "8 grpc-go clients x 1 connection on 10 pods", 10, (("go", 10.0, 1),) * 8,
+             10, w, "every pod gets calls in every window"),
+        Case("mixed", "4 clients at 10 calls/s + 1 at 100 calls/s on 5 pods", 5,
+             (("aio", 10.0, 1),) * 4 + (("aio", 100.0, 1),), 5, w,
+             "per-pod calls within 20 % of fair"),
+        Case("20on5", "20 equal connections on 5 pods (divisible)", 5, (("aio", 5.0, 5),) * 4, 5,
+             1, "0 moves once balanced"),
+    ]
+
+
+def write_conf(path, pods):
+    with open(path, "w") as f:
+        f.write(f"{VIP} = static:" + ",".join(p.addr for p in pods) + "\n")
+
+
+def agent_cpu_s(agent):
+    with open(f"/proc/{agent.proc.pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
+
+
+def window_shares(records, pods, t0, n):
+    out = []
+    for k in range(n):
+        counts = {p.name: 0 for p in pods}
+        for r in records:
+            if r[STATUS] == "OK" and t0 + k * WINDOW <= r[START] < t0 + (k + 1) * WINDOW:
+                counts[r[POD]] += 1
+        total = sum(counts.values()) or 1
+        out.append({name: c / total for name, c in counts.items()})
+    return out
+
+
+def p99_ms(records, t0):
+    lat = sorted((r[END] - r[START]) * 1000 for r in records
+                 if r[STATUS] == "OK" and r[START] >= t0)
+    return round(lat[min(len(lat) - 1, int(len(lat) * 0.99))], 2) if lat else None
+
+
+def moves_of(agent):
+    return agent.status().get("agent", {}).get("time_fair", {}).get("moves", 0)
+
+
+def run_case(topo, pods, hosts, cg, case, time_fair):
+    """One case with the rotation on or off: its figures."""
+    conf = os.path.join(topo.workdir, f"{case.key}-{time_fair}.conf")
+    write_conf(conf, pods[:case.scale_from])
+    extra = [] if time_fair else ["--time-fair", "off"]
+    agent = Agent(topo, cg, config=conf, extra=extra)
+    warm = 2.0 if case.scale_from == case.pods else 1.0
+    settle = WINDOW if case.scale_from < case.pods else 3.0
+    duration = warm + settle + case.windows * WINDOW + 1
+    procs = [start_client(hosts[i], stack, VIP, cg, rate=rate, channels=channels,
+                          duration=duration)
+             for i, (stack, rate, channels) in enumerate(case.clients)]
+    time.sleep(warm)
+    if case.scale_from < case.pods:
+        write_conf(conf, pods[:case.pods])
+        agent.reload()
+    t_judge = time.time() + settle
+    cpu0, m0 = agent_cpu_s(agent), None
+    time.sleep(settle)
+    m0 = moves_of(agent) if time_fair else 0
+    records = collect(procs, timeout=duration + 60)
+    moves = (moves_of(agent) - m0) if time_fair else 0
+    cpu = agent_cpu_s(agent) - cpu0
+    agent.stop()
+    shares = window_shares(records, pods[:case.pods], t_judge, case.windows)
+    fair = 1.0 / case.pods
+    worst = max(abs(s - fair) / fair for w in shares for s in w.values())
+    return {
+        "windows": [{k: round(v, 3) for k, v in w.items()} for w in shares],
+        "worst_deviation": round(worst, 3),
+        "min_share": round(min(s for w in shares for s in w.values()), 3),
+        "pods_without_calls": sum(1 for w in shares for s in w.values() if s == 0),
+        "calls": len(records), "failed": len(failures(records)),
+        "moves_per_s": round(moves / (case.windows * WINDOW), 2), "moves": moves,
+        "p99_ms": p99_ms(records, t_judge),
+        "connections": len({(r[CHANNEL]) for r in records}),
+        "agent_cpu_pct": round(100 * cpu / (case.windows * WINDOW + settle), 2),
+    }
+
+
+def run(quick, log=print):
+    out = {}
+    all_cases = cases(quick)
+    n_hosts = max(len(c.clients) for c in all_cases)
+    with Topology("slbtfb") as topo:
+        pods = start_pods(topo, max(c.pods for c in all_cases), first_ip_index=11)
+        hosts = [topo.add_host(f"client{i}", f"10.244.1.{100 + i}") for i in range(n_hosts)]
+        cg = topo.make_cgroup()
+        for case in all_cases:
+            log(f"time-fair {case.key}: {case.title}")
+            on = run_case(topo, pods, hosts, cg, case, True)
+            off = run_case(topo, pods, hosts, cg, case, False)
+            ratio = (round(on["p99_ms"] / off["p99_ms"], 2)
+                     if on["p99_ms"] and off["p99_ms"] else None)
+            out[case.key] = {"title": case.title, "target": case.target, "time_fair": on,
+                             "counts_only": off, "p99_ratio": ratio}
+            log(f"  rotated: worst {on['worst_deviation']:.0%}, failed {on['failed']}, "
+                f"{on['moves_per_s']} moves/s; counts only: worst {off['worst_deviation']:.0%}")
+    return out
+
+
+def render(res):
+    """The section of results.md."""
+    rows = ["| case | target | rotated: worst dev. | min share | failed | moves/s | p99 "
+            "ratio | agent CPU | counts only: worst dev. | min share |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for c in res.values():
+        on, off = c["time_fair"], c["counts_only"]
+        rows.append(f"| {c['title']} | {c['target']} | {on['worst_deviation']:.0%} | "
+                    f"{on['min_share']:.3f} | {on['failed']}/{on['calls']} | "
+                    f"{on['moves_per_s']} | {c['p99_ratio']} | {on['agent_cpu_pct']} % | "
+                    f"{off['worst_deviation']:.0%} | {off['min_share']:.3f} |")
+    return "\n".join(rows) + "\n"
+
+
+def main(argv):
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--out", default=str(HERE.parents[1] / "results" / "time_fair.json"))
+    args = p.parse_args(argv)
+    res = run(args.quick)
+    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    with open(args.out, "w") as f:
+        json.dump(res, f, indent=1)
+    print(render(res))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
