@@ -66,7 +66,7 @@ def log(msg):
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true", help="reduced run, about a minute")
+    p.add_argument("--quick", action="store_true", help="reduced run, about 3.5 minutes")
     p.add_argument("--out", default=str(HERE.parents[1] / "results"))
     p.add_argument("--modes", default=",".join(MODES),
                    help="comma-separated subset of: " + ", ".join(MODES))

@@ -29,7 +29,7 @@ BENCH = Path(__file__).resolve().parent / "bench.py"
 sys.path.insert(0, str(BENCH.parent))
 from config import QUICK  # noqa: E402  (needs the path above)
 PYTHON = "/usr/bin/python3"
-# The quick profile takes about three minutes (half of it the cluster cases);
+# The quick profile takes about 3.5 minutes (half of it the cluster cases);
 # make bench-test gives the runner --timeout 480.
 TIMEOUT = 420
 MODES = ("kube-proxy", "dns-rr", "nginx", "socklb")
