@@ -65,33 +65,39 @@ def budget_rows(c):
     return rows
 
 
-def story_text(c):
-    s = c["views"]["cluster"].get("story")
-    if not s:
+def fails_by_view(c, case):
+    """'view failed of calls; ...' of one case in every view."""
+    return "; ".join(f"{VIEW_TITLES[k]} {failed_cell(v[case])}" for k, v in c["views"].items())
+
+
+def case_text(c, case, intro, header, rows):
+    """A case's paragraph (intro(its cluster-view figures) plus the failed calls of every
+    view) and table; nothing if the case did not run."""
+    fig = c["views"]["cluster"].get(case)
+    if not fig:
         return []
-    fails = "; ".join(f"{VIEW_TITLES[k]} {failed_cell(v['story'])}"
-                      for k, v in c["views"].items())
-    return [f"{s['nodes']} nodes × {s['clients_per_node']} clients (one connection each) over "
+    return [f"{intro(fig)} Failed calls: {fails_by_view(c, case)}.", "",
+            table(header, rows(c)), ""]
+
+
+def story_intro(s):
+    return (f"{s['nodes']} nodes × {s['clients_per_node']} clients (one connection each) over "
             "the story, the pods' cluster-wide counts sampled every 0.2 s: when they were "
             "first all within floor/ceil of the fair share (s after the EndpointSlice "
             "changed), samples outside it after that, the counts at the end of the step, "
-            f"connections moved / the fewest that could do. Failed calls: {fails}.", "",
-            table(["pods", "view", "within after, s", "left it after", "per pod at the end",
-                   "within at the end", "moved / fewest"], story_rows(c)), ""]
+            "connections moved / the fewest that could do.")
 
 
-def budget_text(c):
-    b = c["views"]["cluster"].get("write_budget")
-    if not b:
-        return []
-    fails = "; ".join(f"{VIEW_TITLES[k]} {failed_cell(v['write_budget'])}"
-                      for k, v in c["views"].items())
-    return [f"Write budget, {b['nodes']} nodes × 1 connection: the SocklbNode writes the API "
+def budget_intro(b):
+    return (f"Write budget, {b['nodes']} nodes × 1 connection: the SocklbNode writes the API "
             "server answered, per node per second over the window and the most one node made "
-            "in any 1 s; the agents' CPU (all of them, and per agent in % of a core). Failed "
-            f"calls: {fails}.", "",
-            table(["window", "view", "s", "writes", "per node/s", "most by one node in 1 s",
-                   "agents' CPU s", "per agent, % of a core"], budget_rows(c)), ""]
+            "in any 1 s; the agents' CPU (all of them, and per agent in % of a core).")
+
+
+STORY_HEADER = ["pods", "view", "within after, s", "left it after", "per pod at the end",
+                "within at the end", "moved / fewest"]
+BUDGET_HEADER = ["window", "view", "s", "writes", "per node/s", "most by one node in 1 s",
+                 "agents' CPU s", "per agent, % of a core"]
 
 
 def cluster_section(res):
@@ -107,7 +113,8 @@ def cluster_section(res):
            table(["case", "view", "exact after", f"every trial within {c['target_s']:g} s",
                   "max − min per pod at the end", "on the new pods", "moved", "failed calls"],
                  one_each_rows(c)), ""]
-    out += story_text(c) + budget_text(c)
+    out += case_text(c, "story", story_intro, STORY_HEADER, story_rows)
+    out += case_text(c, "write_budget", budget_intro, BUDGET_HEADER, budget_rows)
     if res.get("cluster_plot"):
         out += [f"![cluster-wide balance]({res['cluster_plot']})", ""]
     return out
