@@ -164,7 +164,7 @@ container-test: $(BUILD)/socklb
 
 # The benchmark harness in its quick mode: every mode must produce figures.
 bench-test: $(BUILD)/socklb $(BENCH_BPF)
-	$(PYTHON) tests/e2e/runner.py tests/bench/test_bench_quick.py
+	$(PYTHON) tests/e2e/runner.py --timeout 480 tests/bench/test_bench_quick.py
 
 test: unit-test bpf-test e2e-test deploy-test container-test bench-test
 

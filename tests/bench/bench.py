@@ -2,13 +2,19 @@
 """make bench: socklb against the usual ways to balance gRPC, in one run.
 
     bench.py [--quick] [--out DIR] [--modes kube-proxy,dns-rr,nginx,socklb] [--no-micro]
+             [--no-cluster | --cluster-only]
 
 Every mode runs the reference story (pods 1 -> 5 -> 10 -> 3 under steady
 gRPC load) on the same namespaces, then closed-loop latency runs; then the
 micro-benchmarks: connect cycles, the data path's hooks beside a minimal
 connect hook (build/bench/minimal_connect4.bpf.o, built by make bench),
-BPF map memory, and the kernel memory of held connections. Writes DIR/results.json, DIR/results.md and
-DIR/calls_per_pod.png (default DIR: results/ at the top of the repo).
+BPF map memory, and the kernel memory of held connections; then
+cluster-wide balance over simulated nodes (cluster.py: placement and
+scale-out of 10 nodes x 1 connection, 3 nodes x 4 clients over the story,
+the write budget of 20 nodes; each with the cluster view and with the
+per-node view as the baseline). --cluster-only runs that part alone.
+Writes DIR/results.json, DIR/results.md, DIR/calls_per_pod.png and
+DIR/cluster.png (default DIR: results/ at the top of the repo).
 Needs root. Everything it creates (namespaces, cgroups, processes, BPF
 pins) is removed at the end, also after a failure or SIGTERM.
 """
@@ -26,13 +32,16 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent / "e2e")]
 
-import figures  # noqa: E402  (needs the path above)
+import cluster  # noqa: E402  (needs the path above)
+import figures  # noqa: E402
+import plot_cluster  # noqa: E402
 import latency  # noqa: E402
 import machine  # noqa: E402
 import micro  # noqa: E402
 import minimal  # noqa: E402
 import plot  # noqa: E402
 import report  # noqa: E402
+import report_cluster  # noqa: E402
 import scenario  # noqa: E402
 import stats  # noqa: E402
 from config import FULL, QUICK  # noqa: E402
@@ -57,16 +66,24 @@ def log(msg):
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true", help="reduced run, about a minute")
+    p.add_argument("--quick", action="store_true", help="reduced run, about 3.5 minutes")
     p.add_argument("--out", default=str(HERE.parents[1] / "results"))
     p.add_argument("--modes", default=",".join(MODES),
                    help="comma-separated subset of: " + ", ".join(MODES))
     p.add_argument("--no-micro", action="store_true", help="skip the micro-benchmarks")
+    p.add_argument("--no-cluster", action="store_true",
+                   help="skip the cluster-wide balance cases (simulated nodes)")
+    p.add_argument("--cluster-only", action="store_true",
+                   help="only the cluster-wide balance cases (no modes, no micro-benchmarks)")
     p.add_argument("--socklb", default=socklb_agent.SOCKLB,
                    help="socklb binary to measure (default: the repo's build/socklb); "
                         "to compare two builds")
     args = p.parse_args(argv)
     args.modes = [m for m in args.modes.split(",") if m]
+    if args.cluster_only:
+        if args.no_cluster:
+            p.error("--cluster-only and --no-cluster")
+        args.modes, args.no_micro = [], True
     unknown = [m for m in args.modes if m not in MODES]
     if unknown:
         p.error(f"unknown modes: {unknown}")
@@ -110,6 +127,14 @@ def run_mode(rig, cls, profile, want_direct):
 
 def run_all(args, profile):
     res = {"machine": machine.describe(), "profile": dataclasses.asdict(profile), "modes": {}}
+    if args.modes or not args.no_micro:
+        run_modes_and_micro(args, profile, res)
+    if not args.no_cluster:
+        res["cluster"] = cluster.run(profile, log)
+    return res
+
+
+def run_modes_and_micro(args, profile, res):
     with Topology(PREFIX) as topo:
         rig = Rig(topo, profile.pods, profile.clients)
         for key in args.modes:
@@ -124,7 +149,6 @@ def run_all(args, profile):
             log(f"mode {key}: done")
         if not args.no_micro:
             res["micro"] = micro.run(topo, profile, log=log)
-    return res
 
 
 def write_outputs(res, out_dir):
@@ -137,6 +161,9 @@ def write_outputs(res, out_dir):
     if panels:
         res["plots"] = [os.path.basename(plot.render(os.path.join(out_dir, "calls_per_pod.png"),
                                                      panels, out_dir))]
+    if "cluster" in res:
+        res["cluster_plot"] = os.path.basename(
+            plot_cluster.render(os.path.join(out_dir, "cluster.png"), res["cluster"], out_dir))
     with open(os.path.join(out_dir, "results.json"), "w") as f:
         json.dump(res, f, indent=1)
     with open(os.path.join(out_dir, "results.md"), "w") as f:
@@ -151,12 +178,16 @@ def main(argv):
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     profile = QUICK if args.quick else FULL
     cleanup_stale(PREFIX)
+    cleanup_stale(cluster.PREFIX)
     log(f"profile {profile.name}; modes {', '.join(args.modes)}; output {args.out}")
     res = run_all(args, profile)
-    res["notes"] = report.method_notes(profile)
+    res["notes"] = report.method_notes(profile) + ([report_cluster.NOTE] if "cluster" in res
+                                                   else [])
     res["wall_time_s"] = round(time.monotonic() - _T0, 1)
     write_outputs(res, args.out)
-    log(f"wrote {args.out}/results.json, results.md, calls_per_pod.png")
+    files = ["results.json", "results.md"] + res.get("plots", []) + \
+        ([res["cluster_plot"]] if "cluster_plot" in res else [])
+    log(f"wrote {', '.join(files)} in {args.out}")
     print(open(os.path.join(args.out, "results.md")).read())
     return 0
 

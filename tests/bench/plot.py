@@ -38,25 +38,34 @@ def _panel(title, dat, events, n_pods, duration):
     return lines
 
 
+def preamble(png, height, n_panels, title=None):
+    """The terminal, the output and a multiplot of n_panels rows (noenhanced: a name
+    like "round_robin" must not become a subscript)."""
+    layout = f"set multiplot layout {n_panels},1" + (f' title "{title}"' if title else "")
+    return [f'set terminal {_terminal()} noenhanced size 1200,{height} font "sans,9"',
+            f"set output '{png}'", f'colors = "{COLORS}"', layout, "set key outside right",
+            "set offsets 0, 0, graph 0.15, 0"]  # headroom: a line at the top stays visible
+
+
+def run_script(script, gp):
+    """Writes the gnuplot script to gp and runs it (ending the multiplot)."""
+    with open(gp, "w") as f:
+        f.write("\n".join(script + ["unset multiplot"]) + "\n")
+    subprocess.run(["gnuplot", gp], check=True, capture_output=True, text=True,
+                   timeout=GNUPLOT_TIMEOUT)
+
+
 def render(png, panels, datadir):
     """panels: [{"key", "title", "rows", "pods", "events", "duration"}], one
     per mode; the data files and the script stay in datadir. Returns png."""
-    # noenhanced: "round_robin" must not become a subscript.
-    script = [f'set terminal {_terminal()} noenhanced size 1200,{PANEL_HEIGHT * len(panels) + 40} '
-              'font "sans,9"', f"set output '{png}'", f'colors = "{COLORS}"',
-              f'set multiplot layout {len(panels)},1 title "calls per pod per second '
-              '(1 s bins); dashed: the service\'s pod set changed"',
-              "set key outside right", "set yrange [0:*]",
-              "set offsets 0, 0, graph 0.15, 0",  # headroom: a line at the top stays visible
-              'set ylabel "calls/s"', 'set xlabel "seconds since steady load began"']
+    script = preamble(png, PANEL_HEIGHT * len(panels) + 40, len(panels),
+                      "calls per pod per second (1 s bins); dashed: the service's pod set "
+                      "changed") + [
+        "set yrange [0:*]", 'set ylabel "calls/s"',
+        'set xlabel "seconds since steady load began"']
     for p in panels:
         dat = os.path.join(datadir, f"timeline-{p['key']}.dat")
         write_timeline(dat, p["pods"], p["rows"], p["duration"])
         script += _panel(p["title"], dat, p["events"], len(p["pods"]), p["duration"])
-    script.append("unset multiplot")
-    gp = os.path.join(datadir, "calls_per_pod.gp")
-    with open(gp, "w") as f:
-        f.write("\n".join(script) + "\n")
-    subprocess.run(["gnuplot", gp], check=True, capture_output=True, text=True,
-                   timeout=GNUPLOT_TIMEOUT)
+    run_script(script, os.path.join(datadir, "calls_per_pod.gp"))
     return png

@@ -367,9 +367,14 @@ def datapath_section(res):
 
 
 def render(res):
-    out = header(res) + scenario_section(res)
+    out = header(res)
+    if res["modes"]:
+        out += scenario_section(res)
     if "micro" in res:
         out += micro_section(res) + datapath_section(res)
+    if "cluster" in res:
+        import report_cluster  # here: it imports this module's helpers
+        out += report_cluster.cluster_section(res)
     out += ["## How the figures are made", ""] + [f"- {n}" for n in res["notes"]] + [""]
     return "\n".join(out)
 

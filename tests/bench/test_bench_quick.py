@@ -7,7 +7,8 @@ Runs `bench.py --quick` once and checks that every mode and every
 micro-benchmark produced its figures (present and numeric): the scale
 story, latency, connect cycles, the connect4 hook beside the minimal hook,
 sockops per callback for balanced and non-balanced connects, BPF map
-memory and the memory of held connections; and that results.json,
+memory, the memory of held connections and cluster-wide balance over
+simulated nodes; and that results.json,
 results.md and the plot exist. No timing or balance is
 asserted: quick runs are too short for that, and CI machines vary.
 Set SOCKLB_BENCH_OUT=DIR to keep the output; otherwise a temporary
@@ -20,12 +21,17 @@ import numbers
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent / "bench.py"
+sys.path.insert(0, str(BENCH.parent))
+from config import QUICK  # noqa: E402  (needs the path above)
 PYTHON = "/usr/bin/python3"
-TIMEOUT = 240  # the quick profile takes about a minute; the runner allows 300 s
+# The quick profile takes about 3.5 minutes (half of it the cluster cases);
+# make bench-test gives the runner --timeout 480.
+TIMEOUT = 420
 MODES = ("kube-proxy", "dns-rr", "nginx", "socklb")
 PATHS = ("direct", "dnat", "socklb")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -222,3 +228,39 @@ def test_held_connections_memory():
     assert exp is None or is_num(exp["kmalloc_bytes"]), exp
     md = open(os.path.join(out_dir(), "results.md")).read()
     assert "Held connections" in md
+
+
+def cluster_views():
+    views = run_bench()["cluster"]["views"]
+    assert set(views) == {"cluster", "per_node"}, views.keys()
+    return views
+
+
+def test_cluster_wide_balance_has_figures():
+    for view, v in cluster_views().items():
+        one = v["one_each"]
+        assert one["nodes"] >= 2 and one["pods"] >= 2, one
+        for case in ("placement", "scale_out"):
+            t = one[case]
+            assert t["runs"], f"cluster {view} {case}: no trial"
+            assert num_or_none(t["seconds"]["median"]), t
+            assert is_num(t["gap"]["median"]) and is_num(t["exact_trials"]), t
+            assert is_num(t["failed"]) and is_num(t["calls"]) and t["calls"] > 0, t
+        assert is_num(one["scale_out"]["moved"]["median"]), one["scale_out"]
+        assert is_num(one["scale_out"]["on_new_pods"]["median"]), one["scale_out"]
+    md = open(os.path.join(out_dir(), "results.md")).read()
+    assert "## Cluster-wide balance" in md, md[:2000]
+    assert os.path.getsize(os.path.join(out_dir(), "cluster.png")) > 0
+
+
+def test_cluster_story_and_write_budget_have_figures():
+    for view, v in cluster_views().items():
+        steps = v["story"]["steps"]
+        assert [s["pods"] for s in steps] == [p for p, _ in QUICK.cluster_story_phases], steps
+        for s in steps:
+            assert s["samples"] and is_num(s["moved"]) and is_num(s["fewest_moves"]), s
+            assert isinstance(s["within_at_end"], bool), s
+        for key in ("steady", "scale_out_1_to_10"):
+            w = v["write_budget"][key]
+            assert is_num(w["writes_per_node_per_s"]) and is_num(w["agents_cpu_s"]), w
+            assert is_num(w["most_writes_by_one_node_in_1s"]), w
