@@ -3,7 +3,8 @@
 connections with a GOAWAY that the data path puts into the client's stream
 at an HTTP/2 frame boundary (bpf/goaway.bpf.c), and no call fails.
 
-Each cell: one client of one stack (grpcio sync, grpcio aio, grpc-go), 8
+Each cell: one client of one stack (grpcio sync, grpcio aio, grpc-go,
+@grpc/grpc-js), 8
 callers back-to-back on one channel, replies of 64 KiB or 1 MiB (server
 frames span many segments, so a GOAWAY put anywhere but at a boundary
 breaks the stream), --max-age 500ms so the rebalancer moves the connection
@@ -25,7 +26,7 @@ VIP = "10.96.0.10:8080"
 MOVES = 10
 
 
-def run_cell(stack, reply_bytes, extra=(), duration=8.0, n_pods=2):
+def run_cell(stack, reply_bytes, extra=(), duration=8.0, n_pods=2, busy=True):
     with Topology("slbgwy") as topo:
         pods = start_pods(topo, n_pods, first_ip_index=11)
         host = topo.add_host("client0", "10.244.1.100")
@@ -36,8 +37,9 @@ def run_cell(stack, reply_bytes, extra=(), duration=8.0, n_pods=2):
         agent = Agent(topo, cg, config=conf,
                       extra=["--max-age", "500ms", "--drain-deadline", "5s", *extra])
         t0 = time.monotonic()
+        load = dict(closed_loop=True, concurrency=8) if busy else dict(rate=15.0)
         proc = start_client(host, stack, VIP, cg, channels=1, duration=duration, deadline=10.0,
-                            closed_loop=True, concurrency=8, reply_bytes=reply_bytes)
+                            reply_bytes=reply_bytes, **load)
         records = collect([proc], timeout=duration + 60)
         status = agent.status()
         if failures(records):
@@ -50,10 +52,10 @@ def run_cell(stack, reply_bytes, extra=(), duration=8.0, n_pods=2):
     return records, ended, follower, conns, elapsed
 
 
-def check_cell(stack, reply_bytes):
-    records, ended, follower, conns, elapsed = run_cell(stack, reply_bytes)
+def check_cell(stack, reply_bytes, busy=True):
+    records, ended, follower, conns, elapsed = run_cell(stack, reply_bytes, busy=busy)
     failed = failures(records)
-    print(f"  {stack} busy {reply_bytes // 1024} KiB: calls {len(records)}, failed {len(failed)} "
+    print(f"  {stack} {'busy' if busy else 'idle'} {reply_bytes // 1024} KiB: calls {len(records)}, failed {len(failed)} "
           f"{dumps(failures_by_status(records))}; connections {len(conns)}; ended "
           f"{dumps(ended)}; follower {dumps(follower)} ({elapsed:.1f}s)")
     assert failed == [], failures_by_status(records)
@@ -61,6 +63,11 @@ def check_cell(stack, reply_bytes):
     assert ended["goaway_then_forced"] == 0 and ended["forced"] == 0, ended
     assert len(conns) >= MOVES, len(conns)
     assert follower["not_h2c"] == 0, follower
+
+
+def test_grpcio_sync_idle_zero_failed_calls():
+    """A call every 67 ms: destroying such connections fails nearly one call each."""
+    check_cell("sync", 0, busy=False)
 
 
 def test_grpcio_sync_busy_64k_zero_failed_calls():
@@ -96,3 +103,11 @@ def test_graceful_off_destroys_and_fails_calls():
     assert ended["goaway"] == 0 and follower["followed"] == 0
     assert ended["forced"] >= 3, ended
     assert len(failures(records)) > 0
+
+
+def test_grpc_js_busy_64k_zero_failed_calls():
+    check_cell("js", 64 * 1024)
+
+
+def test_grpc_js_busy_1m_zero_failed_calls():
+    check_cell("js", 1024 * 1024)
