@@ -2,12 +2,15 @@
 """make bench: socklb against the usual ways to balance gRPC, in one run.
 
     bench.py [--quick] [--out DIR] [--modes kube-proxy,dns-rr,nginx,socklb] [--no-micro]
+             [--no-graceful]
 
 Every mode runs the reference story (pods 1 -> 5 -> 10 -> 3 under steady
 gRPC load) on the same namespaces, then closed-loop latency runs; then the
 micro-benchmarks: connect cycles, the data path's hooks beside a minimal
 connect hook (build/bench/minimal_connect4.bpf.o, built by make bench),
-BPF map memory, and the kernel memory of held connections. Writes DIR/results.json, DIR/results.md and
+BPF map memory, and the kernel memory of held connections; then the
+graceful-moves matrix (graceful.py: client stacks x loads, connections
+moved with a GOAWAY). Writes DIR/results.json, DIR/results.md and
 DIR/calls_per_pod.png (default DIR: results/ at the top of the repo).
 Needs root. Everything it creates (namespaces, cgroups, processes, BPF
 pins) is removed at the end, also after a failure or SIGTERM.
@@ -27,6 +30,7 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent / "e2e")]
 
 import figures  # noqa: E402  (needs the path above)
+import graceful  # noqa: E402
 import latency  # noqa: E402
 import machine  # noqa: E402
 import micro  # noqa: E402
@@ -62,6 +66,8 @@ def parse_args(argv):
     p.add_argument("--modes", default=",".join(MODES),
                    help="comma-separated subset of: " + ", ".join(MODES))
     p.add_argument("--no-micro", action="store_true", help="skip the micro-benchmarks")
+    p.add_argument("--no-graceful", action="store_true",
+                   help="skip the graceful-moves matrix (graceful.py)")
     p.add_argument("--socklb", default=socklb_agent.SOCKLB,
                    help="socklb binary to measure (default: the repo's build/socklb); "
                         "to compare two builds")
@@ -124,6 +130,9 @@ def run_all(args, profile):
             log(f"mode {key}: done")
         if not args.no_micro:
             res["micro"] = micro.run(topo, profile, log=log)
+    if not args.no_graceful:
+        log("graceful moves: stacks x loads, moved by GOAWAY")
+        res["graceful"] = graceful.run(quick=profile is QUICK, log=log)
     return res
 
 

@@ -7,7 +7,8 @@ Runs `bench.py --quick` once and checks that every mode and every
 micro-benchmark produced its figures (present and numeric): the scale
 story, latency, connect cycles, the connect4 hook beside the minimal hook,
 sockops per callback for balanced and non-balanced connects, BPF map
-memory and the memory of held connections; and that results.json,
+memory and the memory of held connections, the graceful-moves cells;
+and that results.json,
 results.md and the plot exist. No timing or balance is
 asserted: quick runs are too short for that, and CI machines vary.
 Set SOCKLB_BENCH_OUT=DIR to keep the output; otherwise a temporary
@@ -222,3 +223,15 @@ def test_held_connections_memory():
     assert exp is None or is_num(exp["kmalloc_bytes"]), exp
     md = open(os.path.join(out_dir(), "results.md")).read()
     assert "Held connections" in md
+
+
+def test_graceful_moves_have_figures():
+    g = run_bench()["graceful"]
+    assert g["cells"], g
+    for key, cell in g["cells"].items():
+        assert_nums(cell["steady"], ("calls", "failed"), f"graceful {key} steady")
+        assert_nums(cell["moves"], ("calls", "failed", "goaway", "delivered", "destroyed"),
+                    f"graceful {key}")
+        assert cell["moves"]["delivered"] >= 1, f"graceful {key}: no GOAWAY delivered"
+        assert num_or_none(cell["moves"]["close_ms_median"]), key
+        assert num_or_none(cell["moves"]["verdict_ns_per_skb"]), key
