@@ -29,10 +29,8 @@ sys.path[:0] = [str(HERE), str(HERE.parent / "e2e")]
 import bpfstats  # noqa: E402
 import stats  # noqa: E402
 from load import collect, failures  # noqa: E402
-from socklb_agent import Agent  # noqa: E402
-from stacks import start_client  # noqa: E402
+from stacks import single_client_rig, start_client  # noqa: E402
 from topology import Topology  # noqa: E402
-from topology import start_pods  # noqa: E402
 
 VIP = "10.96.0.10:8080"
 MAX_AGE_MS = 300
@@ -106,15 +104,9 @@ def p99_ms(records):
 def one_run(stack, load, seconds, moves):
     """One client run; moves: None (steady, no rebalancing) or how many to wait for."""
     with Topology("slbgrace") as topo:
-        pods = start_pods(topo, 2, first_ip_index=11)
-        host = topo.add_host("client0", "10.244.1.100")
-        cg = topo.make_cgroup()
-        conf = os.path.join(topo.workdir, "services.conf")
-        with open(conf, "w") as f:
-            f.write(f"{VIP} = static:" + ",".join(p.addr for p in pods) + "\n")
         extra = ["--no-rebalance"] if moves is None else \
             ["--max-age", f"{MAX_AGE_MS}ms", "--drain-deadline", "5s"]
-        agent = Agent(topo, cg, config=conf, extra=extra)
+        _, host, cg, agent = single_client_rig(topo, VIP, 2, extra)
         sampler = CloseSampler(agent.pin_path, seconds + 30)
         with bpfstats.RunTimeStats():
             prog = verdict_program(agent.pin_path) if moves is not None else None

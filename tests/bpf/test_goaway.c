@@ -210,6 +210,19 @@ static void start_h2(struct conn *c, struct stream *s)
 	ck_assert_int_eq(follow_state(c).mode, SOCKLB_H2_FOLLOW);
 }
 
+/* A balanced connection whose server has spoken h2c (s: the stream so far); false: skipped. */
+static bool h2_conn(struct conn *c, struct stream *s)
+{
+	s->b = calloc(1, STREAM_MAX);
+	s->n = 0;
+	ck_assert_ptr_nonnull(s->b);
+	conn_open(c);
+	if (c->client <= 0)
+		return false;
+	start_h2(c, s);
+	return true;
+}
+
 START_TEST(test_not_h2c_is_left_alone)
 {
 	static const char reply[] = "HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
@@ -234,14 +247,12 @@ END_TEST
  */
 START_TEST(test_goaway_lands_at_the_next_frame_start_after_a_big_frame)
 {
-	struct stream s = {.b = calloc(1, STREAM_MAX)};
+	struct stream s;
 	size_t mid;
 	struct conn c;
 
-	conn_open(&c);
-	if (c.client <= 0)
+	if (!h2_conn(&c, &s))
 		return;
-	start_h2(&c, &s);
 	mid = s.n + HDR + 30000;
 	put_frame(&s, 200000, 0, 0, 1);
 	put_frame(&s, 5000, 0, 1, 1);
@@ -260,14 +271,12 @@ END_TEST
 /* Frame headers cut between writes (and skbs) are followed across them. */
 START_TEST(test_headers_split_across_skbs_are_followed)
 {
-	struct stream s = {.b = calloc(1, STREAM_MAX)};
+	struct stream s;
 	size_t at;
 	struct conn c;
 
-	conn_open(&c);
-	if (c.client <= 0)
+	if (!h2_conn(&c, &s))
 		return;
-	start_h2(&c, &s);
 	for (int k = 0; k < 8; k++)
 		put_frame(&s, 100 + 997 * k, 0, 0, 1);
 	/* Each write ends inside a frame header, at a different byte of it. */
@@ -295,14 +304,12 @@ END_TEST
 /* With a PING ACK to come, the GOAWAY takes its place: the stream keeps its length. */
 START_TEST(test_goaway_replaces_a_ping_ack)
 {
-	struct stream s = {.b = calloc(1, STREAM_MAX)};
+	struct stream s;
 	size_t from, ping;
 	struct conn c;
 
-	conn_open(&c);
-	if (c.client <= 0)
+	if (!h2_conn(&c, &s))
 		return;
-	start_h2(&c, &s);
 	from = s.n;
 	put_frame(&s, 40000, 0, 0, 1);
 	ping = s.n;
@@ -322,14 +329,12 @@ END_TEST
 /* An added GOAWAY is paid back: the next PING ACK is cut, the rest is untouched. */
 START_TEST(test_added_goaway_is_paid_back_with_the_next_ping_ack)
 {
-	struct stream s = {.b = calloc(1, STREAM_MAX)}, after = {.b = calloc(1, STREAM_MAX)};
+	struct stream s, after = {.b = calloc(1, STREAM_MAX)};
 	size_t from, sent_before;
 	struct conn c;
 
-	conn_open(&c);
-	if (c.client <= 0)
+	if (!h2_conn(&c, &s))
 		return;
-	start_h2(&c, &s);
 	from = s.n;
 	put_frame(&s, 5000, 0, 0, 1);
 	ask_goaway(&c, 0);
@@ -375,7 +380,7 @@ static int second_h2c(struct conn *c, int *server, __u64 *cookie)
  */
 START_TEST(test_move_request_sends_a_goaway_then_forces_when_due)
 {
-	struct stream s = {.b = calloc(1, STREAM_MAX)};
+	struct stream s;
 	struct socklb_backend_stats st;
 	struct socklb_end_stats es;
 	struct socklb_move_request req;
@@ -388,10 +393,8 @@ START_TEST(test_move_request_sends_a_goaway_then_forces_when_due)
 	size_t from;
 	struct conn c;
 
-	conn_open(&c);
-	if (c.client <= 0)
+	if (!h2_conn(&c, &s))
 		return;
-	start_h2(&c, &s);
 	other = second_h2c(&c, &other_srv, &other_cookie);
 	rb = loader_load_rebalance(&c.f.loader, err, sizeof(err));
 	ck_assert_msg(rb != NULL, "%s", err);

@@ -14,13 +14,11 @@ Destroying them instead (--graceful=off) fails calls: the control shows
 the test can fail.
 """
 
-import os
 import time
 
 from load import PORT, collect, dumps, failures, failures_by_status
-from socklb_agent import Agent
-from stacks import start_client
-from topology import Topology, start_pods
+from stacks import single_client_rig, start_client
+from topology import Topology
 
 VIP = "10.96.0.10:8080"
 MOVES = 10
@@ -28,14 +26,8 @@ MOVES = 10
 
 def run_cell(stack, reply_bytes, extra=(), duration=8.0, n_pods=2, busy=True):
     with Topology("slbgwy") as topo:
-        pods = start_pods(topo, n_pods, first_ip_index=11)
-        host = topo.add_host("client0", "10.244.1.100")
-        cg = topo.make_cgroup()
-        conf = os.path.join(topo.workdir, "services.conf")
-        with open(conf, "w") as f:
-            f.write(f"{VIP} = static:" + ",".join(p.addr for p in pods) + "\n")
-        agent = Agent(topo, cg, config=conf,
-                      extra=["--max-age", "500ms", "--drain-deadline", "5s", *extra])
+        _, host, cg, agent = single_client_rig(
+            topo, VIP, n_pods, ["--max-age", "500ms", "--drain-deadline", "5s", *extra])
         t0 = time.monotonic()
         load = dict(closed_loop=True, concurrency=8) if busy else dict(rate=15.0)
         proc = start_client(host, stack, VIP, cg, channels=1, duration=duration, deadline=10.0,
