@@ -85,7 +85,7 @@ static void plan_service(struct rebalancer *r, struct agent_service *svc, __u32 
 		read_stats(r, id, &st);
 		live[i] = st.live;
 		connects += advance(&r->mem[id].connects_seen, st.connects);
-		ended += advance(&r->mem[id].ended_seen, st.ended_graceful + st.ended_forced);
+		ended += advance(&r->mem[id].ended_seen, socklb_backend_ended(&st));
 	}
 	if (ended)
 		r->pending_since_ms[sid] = now_ms;
@@ -238,6 +238,9 @@ static void act(struct rebalancer *r)
 	size_t n = find_namespaces(r, visits, MAX_NETNS_PER_TICK);
 	int link_fd = bpf_link__fd(r->iter_link);
 
+	/* Work found (GOAWAYs not yet acted on among it): look again next tick. */
+	r->work_left = n > 0;
+
 	/* Start one namespace further each time, so no namespace always pays first. */
 	r->visit_start++;
 	for (size_t k = 0; k < n; k++) {
@@ -282,7 +285,7 @@ static void tick(struct rebalancer *r)
 	__u32 *ids = r->plan_ids;
 
 	if (quiet(r)) {
-		if (r->opts.max_age_ms)
+		if (r->opts.max_age_ms || r->work_left)
 			act(r);
 		return;
 	}
@@ -295,7 +298,7 @@ static void tick(struct rebalancer *r)
 		cluster_pass_done(r->cluster);
 	plan_removed(r, ids, &n_ids, cap);
 	retire_old_budgets(r, ids, n_ids);
-	if (r->n_budget_ids || r->opts.max_age_ms)
+	if (r->n_budget_ids || r->opts.max_age_ms || r->work_left)
 		act(r);
 }
 
