@@ -9,10 +9,13 @@
  * sees the sockets of the namespace it is created in) and ends them with
  * the bpf_sock_destroy kfunc (kernel >= 6.5, iterators only).
  *
- * A connection is ended gracefully only while it looks idle: a gRPC call in
- * flight on a destroyed socket fails with UNAVAILABLE, while an idle
- * connection loses nothing (the client reconnects on its next call).  After
- * the agent's drain deadline it is ended anyway ("forced").
+ * A followed h2c connection (bpf/goaway.bpf.c) is sent a GOAWAY instead:
+ * its client lets its calls finish and closes it, idle or busy; destroyed
+ * only if it has not closed when due.  Any other connection is destroyed
+ * only while it looks idle: a gRPC call in flight on a destroyed socket
+ * fails with UNAVAILABLE, while an idle connection loses nothing (the
+ * client reconnects on its next call).  After the agent's drain deadline it
+ * is ended anyway ("forced").
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -20,6 +23,8 @@
 #include "lib/config.h"
 #include "lib/counters.h"
 #include "lib/end_policy.h"
+#include "lib/h2_follow.h"
+#include "lib/sock_state.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -48,12 +53,68 @@ static __always_inline bool tcp_idle(struct tcp_sock *tp, const struct socklb_so
 	return !s->sent_data || tp->rcv_nxt != s->rcv_nxt_at_send;
 }
 
-/* Ends the socket if idle or due; returns true if it was ended. */
-static __always_inline bool try_end(struct sock_common *skc, struct tcp_sock *tp,
-				    const struct socklb_sock *s, const struct end_wish *w)
-{
-	bool idle = tcp_idle(tp, s);
+/*
+ * An undelivered GOAWAY waits this long for server data to carry it; a
+ * connection that is idle by then is idle for real and is destroyed
+ * instead (an idle one loses nothing).  A client calling at least once a
+ * second always gets its GOAWAY.
+ */
+#define GOAWAY_IDLE_WAIT_NS (1000ULL * 1000 * 1000)
 
+static __always_inline void request_done(const struct socklb_sock *s, const struct end_wish *w)
+{
+	__u64 cookie = s->cookie;
+
+	if (w->requested)
+		bpf_map_delete_elem(&move_requests, &cookie);
+}
+
+/*
+ * A removed backend's grace, or a request's deadline, is a promise: kept.
+ * Other moves give the client the drain deadline from the GOAWAY on.
+ */
+static __always_inline __u64 goaway_force_after(const struct end_wish *w, __u64 now)
+{
+	if (w->reason == SOCKLB_END_REMOVED || w->requested)
+		return w->force_after_ns;
+	return now + socklb_cfg.drain_deadline_ns;
+}
+
+/*
+ * Asks the follower for a GOAWAY (it goes into the next server skb, at a
+ * frame boundary): the client finishes its calls and closes.  Idle or busy
+ * alike: nothing fails.
+ */
+static __always_inline void ask_goaway(struct socklb_sock *s, struct socklb_h2_follow *f,
+				       const struct end_wish *w)
+{
+	__u64 now = bpf_ktime_get_ns();
+
+	f->reason = w->reason;
+	f->goaway_ns = now;
+	f->force_after_ns = goaway_force_after(w, now);
+	/* Last: the verdict reads it (under the same socket lock). */
+	f->goaway = SOCKLB_GOAWAY_PENDING;
+	sock_state_draining(s);
+	count_goaway(w->reason, s->backend_id);
+}
+
+/*
+ * Ends the socket: a GOAWAY if it is followed h2c, else destroyed if idle
+ * or due.  Returns true if it was ended.
+ */
+static __always_inline bool try_end(struct sock_common *skc, struct tcp_sock *tp,
+				    struct socklb_sock *s, const struct end_wish *w)
+{
+	struct socklb_h2_follow *f = h2_follow_of(s->cookie);
+	bool idle;
+
+	if (h2_can_goaway(f)) {
+		ask_goaway(s, f, w);
+		request_done(s, w);
+		return true;
+	}
+	idle = tcp_idle(tp, s);
 	if (!idle && bpf_ktime_get_ns() < w->force_after_ns) {
 		count_busy(w->reason);
 		return false;
@@ -61,7 +122,29 @@ static __always_inline bool try_end(struct sock_common *skc, struct tcp_sock *tp
 	if (bpf_sock_destroy(skc))
 		return false;
 	count_end(w->reason, s->backend_id, !idle);
+	request_done(s, w);
 	return true;
+}
+
+/*
+ * A GOAWAY's connection still open: destroyed once due, or once idle if no
+ * server data came to carry the GOAWAY.
+ */
+static __always_inline void follow_up(struct sock_common *skc, struct tcp_sock *tp,
+				      const struct socklb_sock *s)
+{
+	struct socklb_h2_follow *f = h2_follow_of(s->cookie);
+	__u64 now = bpf_ktime_get_ns();
+	bool due;
+
+	if (!f)
+		return;
+	due = now >= f->force_after_ns;
+	if (!due && (f->goaway != SOCKLB_GOAWAY_PENDING ||
+		     now - f->goaway_ns < GOAWAY_IDLE_WAIT_NS || !tcp_idle(tp, s)))
+		return;
+	if (!bpf_sock_destroy(skc))
+		count_goaway_destroyed(f->reason, due);
 }
 
 SEC("iter/tcp")
@@ -78,15 +161,18 @@ int socklb_end_connections(struct bpf_iter__tcp *ctx)
 	if (!tp)
 		return 0;
 	s = bpf_sk_storage_get(&sock_state, tp, 0, 0);
-	if (!s || !end_wanted(s, &wish))
+	if (!s)
+		return 0;
+	if (end_pending(s)) {
+		follow_up(skc, tp, s);
+		return 0;
+	}
+	if (!end_wanted(s, &wish))
 		return 0;
 	if (!try_end(skc, tp, s, &wish))
 		return 0;
 	if (wish.budget && wish.budget->budget > 0)
 		wish.budget->budget--; /* one iterator runs at a time: the agent is one thread */
-	else if (!wish.budget)
-		bpf_map_delete_elem(&move_requests,
-				    &s->cookie); /* done; nothing if it was max age */
 	return 0;
 }
 
@@ -97,7 +183,7 @@ int socklb_find_work(struct bpf_iter__bpf_sk_storage_map *ctx)
 	struct socklb_work_record rec;
 	struct end_wish wish;
 
-	if (!s || !ctx->sk || !end_wanted(s, &wish))
+	if (!s || !ctx->sk || !(end_pending(s) || end_wanted(s, &wish)))
 		return 0;
 	rec.netns_cookie = s->netns_cookie;
 	rec.pid = s->pid;

@@ -16,6 +16,7 @@
 #include "lib/errno.h"
 #include "lib/select.h"
 #include "lib/sock_state.h"
+#include "lib/h2_follow.h"
 
 #define AF_INET 2
 #define AF_INET6 10
@@ -183,8 +184,10 @@ int socklb_sockops(struct bpf_sock_ops *skops)
 		break;
 	case BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB:
 		s = sock_state_of(sk);
-		if (s)
+		if (s) {
 			sock_state_established(s);
+			h2_follow_start(skops, s);
+		}
 		break;
 	case BPF_SOCK_OPS_HDR_OPT_LEN_CB:
 		s = sock_state_of(sk);
@@ -198,8 +201,11 @@ int socklb_sockops(struct bpf_sock_ops *skops)
 		 * ESTABLISHED is counted at ACTIVE_ESTABLISHED_CB, which follows.
 		 */
 		s = skops->args[1] != BPF_TCP_ESTABLISHED ? sock_state_of(sk) : NULL;
-		if (s && (s->phase == SOCKLB_SOCK_ESTABLISHED || skops->args[1] == BPF_TCP_CLOSE))
+		if (s && (s->phase == SOCKLB_SOCK_ESTABLISHED || s->phase == SOCKLB_SOCK_DRAINING ||
+			  skops->args[1] == BPF_TCP_CLOSE))
 			sock_state_closed(s);
+		if (s && skops->args[1] == BPF_TCP_CLOSE)
+			h2_forget(s->cookie);
 		break;
 	}
 	return 1;

@@ -18,14 +18,20 @@
  *   handoff        per CPU, socket cookie & 15 -> the connect hook's choice, taken
  *                                                 over by sockops when the SYN leaves
  *   end_budgets    backend id (array index)    -> connections the agent wants ended
- *   move_requests  socket cookie               -> one connection the agent wants ended
- *                                                 (time-fair rotation)
  *   backend_extra  backend id (array index)    -> connections other nodes hold on it
  *                                                 (cluster view, projected by the plan),
  *                                                 or the time-fair steering of a
  *                                                 SOCKLB_SERVICE_STEERED service
  *   end_stats      end reason (array index)    -> connections ended, per reason
  *   dp_stats       per CPU, reason             -> data path events and refusals
+ *   h2_socks       socket cookie               -> the socket (SOCKHASH): balanced
+ *                                                 connections whose HTTP/2 frames
+ *                                                 the GOAWAY follower reads
+ *   h2_follow      socket cookie               -> where the follower stands in the
+ *                                                 server's frames; a pending GOAWAY
+ *   move_requests  socket cookie               -> a request to move that one
+ *                                                 connection (reason, force time)
+ *   h2_stats       per CPU, event              -> the follower's events
  *
  * Maps are pinned by name (LIBBPF_PIN_BY_NAME) under the pin path, so every
  * BPF object that declares them (bpf/lib/maps.h) shares the same ones.
@@ -48,13 +54,16 @@
 /*
  * The version of this map layout, pinned in the `layout` map: an agent
  * refuses maps of another layout instead of misreading them.  1 was the
- * layout without a `layout` map (an LRU `sockets` map).
+ * layout without a `layout` map (an LRU `sockets` map); 2 had no GOAWAY
+ * counters (end_stats.goaway, backend_stats.ended_goaway and draining).
  */
-#define SOCKLB_LAYOUT_VERSION 2
+#define SOCKLB_LAYOUT_VERSION 3
 
 /* Default map sizes; all can be changed at load time. */
 #define SOCKLB_DEFAULT_MAX_SERVICES 65536
 #define SOCKLB_DEFAULT_MAX_BACKENDS 262144
+/* Connections the GOAWAY follower reads at once; more are moved by destroy. */
+#define SOCKLB_DEFAULT_MAX_FOLLOWED 65536
 
 /*
  * The connect hook hands its choice to sockops through this many slots per
@@ -98,7 +107,8 @@ struct socklb_config {
 	__u64 drain_deadline_ns; /* a connection to move is ended anyway after this */
 	/* 1: least-conn adds backend_extra (other nodes' connections) to each load */
 	__u32 cluster_view;
-	__u32 reserved;
+	/* 1: followed h2c connections are moved with a GOAWAY (--graceful=on) */
+	__u32 graceful;
 };
 
 /* Address in network byte order; IPv4 uses ip4 and leaves the rest zero. */
@@ -144,7 +154,7 @@ struct socklb_backend {
 	__u32 service_id;
 };
 
-/* One cache line per backend: least-conn reads live + connecting. */
+/* least-conn reads live + connecting: first, together. */
 struct socklb_backend_stats {
 	__u64 live;		/* established connections */
 	__u64 connecting;	/* SYN sent, not yet established */
@@ -153,13 +163,20 @@ struct socklb_backend_stats {
 	__u64 closes;		/* established connections that closed */
 	__u64 ended_graceful;	/* ended by socklb while idle */
 	__u64 ended_forced;	/* ended by socklb after the drain deadline */
-	__u64 reserved;
+	__u64 ended_goaway;	/* sent a GOAWAY by socklb (then closed by the client) */
+	__u64 draining;		/* sent a GOAWAY, not closed yet (not in live) */
 };
 
 enum socklb_sock_phase {
 	SOCKLB_SOCK_CONNECTING = 1,  /* counted in connecting */
 	SOCKLB_SOCK_ESTABLISHED = 2, /* counted in live */
 	SOCKLB_SOCK_CLOSED = 3,	     /* counted out: nothing is ever subtracted twice */
+	/*
+	 * Sent a GOAWAY: its client opens no new stream on it and closes it
+	 * once its calls are done.  Counted out of live at once (new load goes
+	 * elsewhere), so the rebalancer never picks it twice.
+	 */
+	SOCKLB_SOCK_DRAINING = 4,
 };
 
 /*
@@ -234,16 +251,6 @@ enum socklb_end_reason {
 		"removed", "imbalance", "max_age"                                                  \
 	}
 
-/* Connections the agent may ask to end one by one at any time. */
-#define SOCKLB_MAX_MOVE_REQUESTS 4096
-
-/* The agent's request to end one connection (move_requests, by socket cookie). */
-struct socklb_move_request {
-	__u32 reason; /* enum socklb_end_reason */
-	__u32 reserved;
-	__u64 force_after_ns; /* past this, end it even if busy */
-};
-
 /*
  * The agent's request to end connections of one backend (array index =
  * backend id): up to budget of them, idle ones first; any, idle or not,
@@ -255,11 +262,84 @@ struct socklb_end_budget {
 	__u64 force_after_ns;
 };
 
-/* Connections ended, per reason (array index = enum socklb_end_reason). */
+/*
+ * Connections ended, per reason (array index = enum socklb_end_reason), per
+ * mechanism: destroyed while idle (graceful), destroyed when due (forced),
+ * or sent a GOAWAY; a GOAWAY's connection destroyed later counts again in
+ * goaway_then_*, never in graceful or forced.
+ */
 struct socklb_end_stats {
 	__u64 graceful;
 	__u64 forced;
-	__u64 busy_skipped; /* wanted, but busy and not yet due for force */
+	__u64 busy_skipped;	/* wanted, but busy and not yet due for force */
+	__u64 goaway;		/* a GOAWAY was asked for (followed h2c connections) */
+	__u64 goaway_delivered; /* ... and is in the client's receive stream */
+	/* ... but no server data came to carry it, and the connection went idle */
+	__u64 goaway_then_idle;
+	__u64 goaway_then_forced; /* ... but the connection was still open when due */
+};
+
+/*
+ * A request to move one connection (move_requests, keyed by socket cookie):
+ * ended like a budgeted one (GOAWAY if followed h2c, else idle-first
+ * destroy), destroyed anyway after force_after_ns (bpf_ktime_get_ns clock;
+ * 0: the drain deadline from when it is acted on).  Deleted once acted on.
+ */
+struct socklb_move_request {
+	__u32 reason; /* enum socklb_end_reason */
+	__u32 reserved;
+	__u64 force_after_ns;
+};
+
+/*
+ * The GOAWAY follower's view of one connection (h2_follow, by cookie): it
+ * reads the 9-byte HTTP/2 frame headers of everything the server sends, so
+ * it always knows where the next frame starts, and can put a GOAWAY there.
+ */
+enum socklb_h2_mode {
+	SOCKLB_H2_NEW = 0,     /* nothing received yet: the first frame must be SETTINGS */
+	SOCKLB_H2_FOLLOW = 1,  /* h2c: frame boundaries known */
+	SOCKLB_H2_NOT_H2C = 2, /* the server spoke something else (TLS, HTTP/1): left alone */
+	SOCKLB_H2_LOST = 3,    /* a hole in the stream or a failed edit: boundaries unknown */
+	SOCKLB_H2_DEBT = 4,    /* GOAWAY added 17 bytes: the next server PING ACK is cut */
+	SOCKLB_H2_DONE = 5,    /* GOAWAY in the stream, nothing owed */
+};
+
+enum socklb_goaway_state {
+	SOCKLB_GOAWAY_NONE = 0,
+	SOCKLB_GOAWAY_PENDING = 1,   /* asked for: goes into the next server skb */
+	SOCKLB_GOAWAY_DELIVERED = 2, /* in the client's receive stream */
+};
+
+struct socklb_h2_follow {
+	__u32 expect;	/* sequence number of the next server byte not yet seen */
+	__u32 next_hdr; /* sequence number of the next frame header's first byte */
+	__u8 hdr[9];	/* the part of a frame header the last skb ended in */
+	__u8 have;	/* bytes of it in hdr */
+	__u8 mode;	/* enum socklb_h2_mode */
+	__u8 goaway;	/* enum socklb_goaway_state */
+	__u32 reason;	/* enum socklb_end_reason of the pending GOAWAY */
+	__u32 backend_id;
+	__u64 goaway_ns;      /* when the GOAWAY was asked for */
+	__u64 force_after_ns; /* destroyed if still open then */
+	__u64 delivered_ns;
+};
+
+/* The follower's event counts (h2_stats, per CPU). */
+enum socklb_h2_event {
+	SOCKLB_H2_FOLLOWED = 0,	     /* balanced connections put in h2_socks */
+	SOCKLB_H2_FOLLOW_FAILED = 1, /* could not be (map full) */
+	SOCKLB_H2_SEEN_H2C = 2,	     /* the server's first frame was SETTINGS */
+	SOCKLB_H2_SEEN_OTHER = 3,    /* it was not */
+	SOCKLB_H2_LOST_TRACK = 4,    /* boundaries lost (hole, edit failure) */
+	SOCKLB_H2_OVERLAPS = 5,	     /* retransmitted bytes cut off an skb */
+	SOCKLB_H2_AT_SWAP = 6,	     /* GOAWAY written over a server PING ACK */
+	SOCKLB_H2_AT_HEAD = 7,	     /* ... put before an skb starting with a frame */
+	SOCKLB_H2_AT_TAIL = 8,	     /* ... put after an skb ending with a frame */
+	SOCKLB_H2_AT_INTERIOR = 9,   /* ... put at a frame start inside an skb */
+	SOCKLB_H2_PAYBACKS = 10,     /* a PING ACK cut to give the 17 bytes back */
+	SOCKLB_H2_EDIT_FAILED = 11,  /* an skb could not be edited (retried) */
+	SOCKLB_H2_EVENTS = 12,
 };
 
 /* What the connections iterator (pinned as <pin path>/connections) reports. */
@@ -283,6 +363,12 @@ struct socklb_work_record {
 	__u32 pid;
 	__u32 backend_id;
 };
+
+/* Connections socklb moved off a backend, whatever the mechanism. */
+static inline __u64 socklb_backend_ended(const struct socklb_backend_stats *st)
+{
+	return st->ended_graceful + st->ended_forced + st->ended_goaway;
+}
 
 static inline __u32 socklb_slot(__u32 half, __u32 index)
 {

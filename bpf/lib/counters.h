@@ -33,10 +33,15 @@ static __always_inline struct socklb_backend_stats *backend_stats_of(__u32 backe
 	return bpf_map_lookup_elem(&backend_stats, &backend_id);
 }
 
+static __always_inline struct socklb_end_stats *end_stats_of(__u32 reason)
+{
+	return bpf_map_lookup_elem(&end_stats, &reason);
+}
+
 /* A connection socklb ended: per reason and per backend, idle (graceful) or forced. */
 static __always_inline void count_end(__u32 reason, __u32 backend_id, bool forced)
 {
-	struct socklb_end_stats *es = bpf_map_lookup_elem(&end_stats, &reason);
+	struct socklb_end_stats *es = end_stats_of(reason);
 	struct socklb_backend_stats *bs = backend_stats_of(backend_id);
 
 	if (es) {
@@ -56,10 +61,52 @@ static __always_inline void count_end(__u32 reason, __u32 backend_id, bool force
 /* A connection wanted for an end, left alone because it was busy and not yet due. */
 static __always_inline void count_busy(__u32 reason)
 {
-	struct socklb_end_stats *es = bpf_map_lookup_elem(&end_stats, &reason);
+	struct socklb_end_stats *es = end_stats_of(reason);
 
 	if (es)
 		__sync_fetch_and_add(&es->busy_skipped, 1);
+}
+
+/* One GOAWAY follower event (enum socklb_h2_event), on this CPU only. */
+static __always_inline void count_h2(__u32 event)
+{
+	__u64 *n = bpf_map_lookup_elem(&h2_stats, &event);
+
+	if (n)
+		__sync_fetch_and_add(n, 1);
+}
+
+/* A connection socklb asked to go away with a GOAWAY: per reason and per backend. */
+static __always_inline void count_goaway(__u32 reason, __u32 backend_id)
+{
+	struct socklb_end_stats *es = end_stats_of(reason);
+	struct socklb_backend_stats *bs = backend_stats_of(backend_id);
+
+	if (es)
+		__sync_fetch_and_add(&es->goaway, 1);
+	if (bs)
+		__sync_fetch_and_add(&bs->ended_goaway, 1);
+}
+
+static __always_inline void count_goaway_delivered(__u32 reason)
+{
+	struct socklb_end_stats *es = end_stats_of(reason);
+
+	if (es)
+		__sync_fetch_and_add(&es->goaway_delivered, 1);
+}
+
+/* A GOAWAY's connection destroyed after all: idle with nothing to carry it, or due. */
+static __always_inline void count_goaway_destroyed(__u32 reason, bool forced)
+{
+	struct socklb_end_stats *es = end_stats_of(reason);
+
+	if (!es)
+		return;
+	if (forced)
+		__sync_fetch_and_add(&es->goaway_then_forced, 1);
+	else
+		__sync_fetch_and_add(&es->goaway_then_idle, 1);
 }
 
 #endif

@@ -112,20 +112,6 @@ struct {
 	__type(value, __u32);
 } backend_extra SEC(".maps");
 
-/*
- * Written by the agent only: single connections it wants ended, by socket
- * cookie (the time-fair rotation picks which one).  The ender deletes an
- * entry once it has ended its connection; the agent deletes the rest.  Not
- * state either: an agent adopting older pins without it creates it.
- */
-struct {
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, SOCKLB_MAX_MOVE_REQUESTS);
-	__type(key, __u64);
-	__type(value, struct socklb_move_request);
-} move_requests SEC(".maps");
-
 struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -142,5 +128,52 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } dp_stats SEC(".maps");
+
+/*
+ * The balanced connections the GOAWAY follower reads (bpf/goaway.bpf.c, its
+ * stream verdict program is attached to this map and to no other): put in
+ * by sockops when the connection is established, out by the kernel when the
+ * socket closes.  Only the client's receive path goes through the verdict;
+ * its sends are untouched (no sk_msg program here).
+ */
+struct {
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__uint(type, BPF_MAP_TYPE_SOCKHASH);
+	__uint(max_entries, SOCKLB_DEFAULT_MAX_FOLLOWED);
+	__type(key, __u64);
+	__type(value, __u64);
+} h2_socks SEC(".maps");
+
+/*
+ * Where the follower stands in each followed connection's server stream.
+ * A hash by cookie, not socket storage: the stream verdict program cannot
+ * reach socket storage.  Deleted by sockops when the socket closes.
+ */
+struct {
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, SOCKLB_DEFAULT_MAX_FOLLOWED);
+	__type(key, __u64);
+	__type(value, struct socklb_h2_follow);
+} h2_follow SEC(".maps");
+
+/* One connection to move, by cookie (lb_maps_request_move); see socklb.h. */
+struct {
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, SOCKLB_DEFAULT_MAX_FOLLOWED);
+	__type(key, __u64);
+	__type(value, struct socklb_move_request);
+} move_requests SEC(".maps");
+
+struct {
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SOCKLB_H2_EVENTS);
+	__type(key, __u32);
+	__type(value, __u64);
+} h2_stats SEC(".maps");
 
 #endif

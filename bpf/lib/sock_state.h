@@ -207,18 +207,41 @@ static __always_inline void sock_state_closed(struct socklb_sock *s)
 	struct socklb_backend_stats *st = backend_stats_of(s->backend_id);
 	__u8 was = s->phase;
 
-	if (was != SOCKLB_SOCK_CONNECTING && was != SOCKLB_SOCK_ESTABLISHED)
+	if (was != SOCKLB_SOCK_CONNECTING && was != SOCKLB_SOCK_ESTABLISHED &&
+	    was != SOCKLB_SOCK_DRAINING)
 		return;
 	s->phase = SOCKLB_SOCK_CLOSED;
 	note_activity();
 	if (!st)
 		return;
-	if (was == SOCKLB_SOCK_ESTABLISHED) {
+	if (was == SOCKLB_SOCK_DRAINING) {
+		__sync_fetch_and_sub(&st->draining, 1); /* out of live since its GOAWAY */
+		__sync_fetch_and_add(&st->closes, 1);
+	} else if (was == SOCKLB_SOCK_ESTABLISHED) {
 		__sync_fetch_and_sub(&st->live, 1);
 		__sync_fetch_and_add(&st->closes, 1);
 	} else {
 		__sync_fetch_and_sub(&st->connecting, 1);
 		__sync_fetch_and_add(&st->connect_failures, 1);
+	}
+}
+
+/*
+ * Sent a GOAWAY: its client moves away, so it weighs on its backend no more
+ * (least-conn and the rebalancer see the load to come, not the calls still
+ * finishing); it closes as draining, counted once.
+ */
+static __always_inline void sock_state_draining(struct socklb_sock *s)
+{
+	struct socklb_backend_stats *st = backend_stats_of(s->backend_id);
+
+	if (s->phase != SOCKLB_SOCK_ESTABLISHED)
+		return;
+	s->phase = SOCKLB_SOCK_DRAINING;
+	note_activity();
+	if (st) {
+		__sync_fetch_and_sub(&st->live, 1);
+		__sync_fetch_and_add(&st->draining, 1);
 	}
 }
 

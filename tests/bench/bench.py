@@ -2,19 +2,21 @@
 """make bench: socklb against the usual ways to balance gRPC, in one run.
 
     bench.py [--quick] [--out DIR] [--modes kube-proxy,dns-rr,nginx,socklb] [--no-micro]
-             [--no-cluster | --cluster-only]
+             [--no-cluster | --cluster-only] [--no-graceful]
 
 Every mode runs the reference story (pods 1 -> 5 -> 10 -> 3 under steady
 gRPC load) on the same namespaces, then closed-loop latency runs; then the
 micro-benchmarks: connect cycles, the data path's hooks beside a minimal
 connect hook (build/bench/minimal_connect4.bpf.o, built by make bench),
-BPF map memory, and the kernel memory of held connections; then
-cluster-wide balance over simulated nodes (cluster.py: placement and
-scale-out of 10 nodes x 1 connection, 3 nodes x 4 clients over the story,
-the write budget of 20 nodes; each with the cluster view and with the
-per-node view as the baseline). --cluster-only runs that part alone.
-Writes DIR/results.json, DIR/results.md, DIR/calls_per_pod.png and
-DIR/cluster.png (default DIR: results/ at the top of the repo).
+BPF map memory, and the kernel memory of held connections; then the
+graceful-moves matrix (graceful.py: client stacks x loads, connections
+moved with a GOAWAY); then cluster-wide balance over simulated nodes
+(cluster.py: placement and scale-out of 10 nodes x 1 connection, 3 nodes
+x 4 clients over the story, the write budget of 20 nodes; each with the
+cluster view and with the per-node view as the baseline). --cluster-only
+runs that part alone. Writes DIR/results.json, DIR/results.md,
+DIR/calls_per_pod.png and DIR/cluster.png (default DIR: results/ at the
+top of the repo).
 Needs root. Everything it creates (namespaces, cgroups, processes, BPF
 pins) is removed at the end, also after a failure or SIGTERM.
 """
@@ -35,6 +37,7 @@ sys.path[:0] = [str(HERE), str(HERE.parent / "e2e")]
 import cluster  # noqa: E402  (needs the path above)
 import figures  # noqa: E402
 import plot_cluster  # noqa: E402
+import graceful  # noqa: E402
 import latency  # noqa: E402
 import machine  # noqa: E402
 import micro  # noqa: E402
@@ -75,6 +78,8 @@ def parse_args(argv):
                    help="skip the cluster-wide balance cases (simulated nodes)")
     p.add_argument("--cluster-only", action="store_true",
                    help="only the cluster-wide balance cases (no modes, no micro-benchmarks)")
+    p.add_argument("--no-graceful", action="store_true",
+                   help="skip the graceful-moves matrix (graceful.py)")
     p.add_argument("--socklb", default=socklb_agent.SOCKLB,
                    help="socklb binary to measure (default: the repo's build/socklb); "
                         "to compare two builds")
@@ -129,6 +134,9 @@ def run_all(args, profile):
     res = {"machine": machine.describe(), "profile": dataclasses.asdict(profile), "modes": {}}
     if args.modes or not args.no_micro:
         run_modes_and_micro(args, profile, res)
+    if not args.no_graceful and not args.cluster_only:
+        log("graceful moves: stacks x loads, moved by GOAWAY")
+        res["graceful"] = graceful.run(quick=profile is QUICK, log=log)
     if not args.no_cluster:
         res["cluster"] = cluster.run(profile, log)
     return res

@@ -366,12 +366,37 @@ def datapath_section(res):
     return out
 
 
+def graceful_rows(g):
+    rows = []
+    for key, c in g["cells"].items():
+        m, st = c["moves"], c["steady"]
+        rows.append([key, f"{m['failed']} / {m['calls']}", f"{st['failed']} / {st['calls']}",
+                     f"{m['goaway']} / {m['delivered']}", str(m["destroyed"]),
+                     f"{num(m['close_ms_median'], 0)} ({num(m['close_ms_p90'], 0)})",
+                     f"{num(m['p99_ms'])} / {num(st['p99_ms'])} ({num(c['p99_ratio'], 2)}x)",
+                     num(m["verdict_ns_per_skb"] and m["verdict_ns_per_skb"] / 1000, 2)])
+    return rows
+
+
+def graceful_section(res):
+    g = res["graceful"]
+    return ["## Graceful moves (GOAWAY)", "",
+            f"One client channel per cell, moved by `--max-age {g['max_age_ms']}ms` about "
+            f"{g['moves_per_cell']} times, each move a GOAWAY put into the client's stream "
+            "at an HTTP/2 frame boundary; then the same load without moves (steady).", "",
+            table(["stack / load", "failed (moves)", "failed (steady)", "GOAWAY asked / "
+                   "delivered", "destroyed after", "close ms median (p90)",
+                   "p99 ms moves / steady", "verdict us/skb"], graceful_rows(g)), ""]
+
+
 def render(res):
     out = header(res)
     if res["modes"]:
         out += scenario_section(res)
     if "micro" in res:
         out += micro_section(res) + datapath_section(res)
+    if "graceful" in res:
+        out += graceful_section(res)
     if "cluster" in res:
         import report_cluster  # here: it imports this module's helpers
         out += report_cluster.cluster_section(res)

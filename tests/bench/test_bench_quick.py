@@ -7,8 +7,8 @@ Runs `bench.py --quick` once and checks that every mode and every
 micro-benchmark produced its figures (present and numeric): the scale
 story, latency, connect cycles, the connect4 hook beside the minimal hook,
 sockops per callback for balanced and non-balanced connects, BPF map
-memory, the memory of held connections and cluster-wide balance over
-simulated nodes; and that results.json,
+memory, the memory of held connections, the graceful-moves cells and
+cluster-wide balance over simulated nodes; and that results.json,
 results.md and the plot exist. No timing or balance is
 asserted: quick runs are too short for that, and CI machines vary.
 Set SOCKLB_BENCH_OUT=DIR to keep the output; otherwise a temporary
@@ -264,3 +264,15 @@ def test_cluster_story_and_write_budget_have_figures():
             w = v["write_budget"][key]
             assert is_num(w["writes_per_node_per_s"]) and is_num(w["agents_cpu_s"]), w
             assert is_num(w["most_writes_by_one_node_in_1s"]), w
+
+
+def test_graceful_moves_have_figures():
+    g = run_bench()["graceful"]
+    assert g["cells"], g
+    for key, cell in g["cells"].items():
+        assert_nums(cell["steady"], ("calls", "failed"), f"graceful {key} steady")
+        assert_nums(cell["moves"], ("calls", "failed", "goaway", "delivered", "destroyed"),
+                    f"graceful {key}")
+        assert cell["moves"]["delivered"] >= 1, f"graceful {key}: no GOAWAY delivered"
+        assert num_or_none(cell["moves"]["close_ms_median"]), key
+        assert num_or_none(cell["moves"]["verdict_ns_per_skb"]), key

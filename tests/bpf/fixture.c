@@ -3,6 +3,10 @@
 #include "datapath/preflight.h"
 #include "model/endpoint.h"
 
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <poll.h>
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -190,4 +194,27 @@ size_t fixture_accept_all(struct fixture *f, size_t i, int *fds, size_t max)
 	while (n < max && (fd = accept4(f->listeners[i], NULL, NULL, SOCK_CLOEXEC)) >= 0)
 		fds[n++] = fd;
 	return n;
+}
+
+void fixture_run_iter(struct bpf_link *link)
+{
+	int fd = bpf_iter_create(bpf_link__fd(link));
+	char buf[64];
+
+	ck_assert_int_ge(fd, 0);
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+	close(fd);
+}
+
+bool fixture_ended(int fd)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	if (poll(&p, 1, 0) <= 0 || !(p.revents & (POLLERR | POLLHUP)))
+		return false;
+	getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+	return err == ECONNABORTED;
 }

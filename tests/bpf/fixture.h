@@ -45,6 +45,12 @@ int fixture_connect(const char *text);
 /* Accepts what is pending on listener i; returns how many. */
 size_t fixture_accept_all(struct fixture *f, size_t i, int *fds, size_t max);
 
+struct bpf_link;
+/* Runs an iterator once, reading (and dropping) what it writes. */
+void fixture_run_iter(struct bpf_link *link);
+/* Whether the kernel ended fd's connection (a destroyed socket reports ECONNABORTED). */
+bool fixture_ended(int fd);
+
 #define REQUIRE_FIXTURE(f, cfg)                                                                    \
 	do {                                                                                       \
 		if (!fixture_start((f), (cfg)))                                                    \

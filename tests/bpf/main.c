@@ -12,6 +12,7 @@ int main(void)
 
 	log_set_level(LOG_WARN);
 	srunner_add_suite(sr, bpf_iter_suite());
+	srunner_add_suite(sr, bpf_goaway_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

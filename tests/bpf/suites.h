@@ -7,5 +7,6 @@
 
 Suite *bpf_connect_suite(void);
 Suite *bpf_iter_suite(void);
+Suite *bpf_goaway_suite(void);
 
 #endif

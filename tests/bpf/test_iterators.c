@@ -90,30 +90,6 @@ static void set_budget(struct fixture *f, __u32 id, __u32 n, __u64 force_after_n
 	ck_assert_int_eq(lb_maps_set_end_budget(&f->loader.maps, id, &b), 0);
 }
 
-static void run_iter(struct bpf_link *link)
-{
-	int fd = bpf_iter_create(bpf_link__fd(link));
-	char buf[64];
-
-	ck_assert_int_ge(fd, 0);
-	while (read(fd, buf, sizeof(buf)) > 0)
-		;
-	close(fd);
-}
-
-/* Whether the kernel ended fd's connection (a destroyed socket reports an error). */
-static bool ended(int fd)
-{
-	struct pollfd p = {.fd = fd, .events = POLLIN};
-	int err = 0;
-	socklen_t len = sizeof(err);
-
-	if (poll(&p, 1, 0) <= 0 || !(p.revents & (POLLERR | POLLHUP)))
-		return false;
-	getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
-	return err == ECONNABORTED;
-}
-
 START_TEST(test_ender_takes_idle_connections_first)
 {
 	union bpf_iter_link_info info = {0};
@@ -154,9 +130,9 @@ START_TEST(test_ender_takes_idle_connections_first)
 	ck_assert_uint_eq(work.n, 2); /* both are candidates; the ender picks */
 	ck_assert_uint_eq(work.work[0].pid, (__u32)getpid());
 	ck_assert_uint_eq(work.work[0].backend_id, 1);
-	run_iter(ender);
-	ck_assert_msg(ended(idle), "the idle connection was not ended");
-	ck_assert_msg(!ended(busy), "the busy connection was ended before its deadline");
+	fixture_run_iter(ender);
+	ck_assert_msg(fixture_ended(idle), "the idle connection was not ended");
+	ck_assert_msg(!fixture_ended(busy), "the busy connection was ended before its deadline");
 	ck_assert_int_eq(lb_maps_read_end_stats(&f.loader.maps, SOCKLB_END_IMBALANCE, &es), 0);
 	ck_assert_uint_eq(es.graceful, 1);
 	ck_assert_uint_eq(es.forced, 0);
@@ -164,8 +140,8 @@ START_TEST(test_ender_takes_idle_connections_first)
 	ck_assert_uint_le(es.busy_skipped, 1);
 	/* Due now: the busy one goes too, counted as forced. */
 	set_budget(&f, 1, 1, mono_now_ns() - 1);
-	run_iter(ender);
-	ck_assert_msg(ended(busy), "the busy connection was not ended after its deadline");
+	fixture_run_iter(ender);
+	ck_assert_msg(fixture_ended(busy), "the busy connection was not ended after its deadline");
 	ck_assert_int_eq(lb_maps_read_end_stats(&f.loader.maps, SOCKLB_END_IMBALANCE, &es), 0);
 	ck_assert_uint_eq(es.forced, 1);
 
@@ -222,9 +198,10 @@ START_TEST(test_a_request_outstanding_is_never_idle)
 	ender = bpf_program__attach_iter(rb->progs.socklb_end_connections, NULL);
 	ck_assert_ptr_nonnull(ender);
 	set_budget(&f, 1, 2, mono_now_ns() + 60 * NS_PER_SEC);
-	run_iter(ender);
-	ck_assert_msg(!ended(waiting), "a connection with a request outstanding was ended as idle");
-	ck_assert_msg(ended(answered), "the idle connection was not ended");
+	fixture_run_iter(ender);
+	ck_assert_msg(!fixture_ended(waiting),
+		      "a connection with a request outstanding was ended as idle");
+	ck_assert_msg(fixture_ended(answered), "the idle connection was not ended");
 	ck_assert_int_eq(lb_maps_read_end_stats(&f.loader.maps, SOCKLB_END_IMBALANCE, &es), 0);
 	ck_assert_uint_eq(es.graceful, 1);
 	ck_assert_uint_eq(es.forced, 0);

@@ -13,8 +13,11 @@ format load.py reads, so a test runs the same scenario with each.
 import subprocess
 from pathlib import Path
 
+import os
+
 from load import LOAD_CLIENT
-from topology import PYTHON, wait_for_line
+from socklb_agent import Agent
+from topology import PYTHON, start_pods, wait_for_line
 
 REPO = Path(__file__).resolve().parents[2]
 PEERS = REPO / "tests" / "e2e" / "peers"
@@ -64,3 +67,15 @@ def start_client(host, stack, target, cgroup, **kw):
     proc = host.popen(client_argv(stack, target, **kw), cgroup=cgroup)
     wait_for_line(proc, r"^STARTED", kw.get("duration", 10.0) + 30)
     return proc
+
+
+def single_client_rig(topo, vip, n_pods, extra=()):
+    """n_pods greeter pods behind vip (a static service), one client host,
+    its cgroup and an agent with extra options: (pods, host, cgroup, agent)."""
+    pods = start_pods(topo, n_pods, first_ip_index=11)
+    host = topo.add_host("client0", "10.244.1.100")
+    cg = topo.make_cgroup()
+    conf = os.path.join(topo.workdir, "services.conf")
+    with open(conf, "w") as f:
+        f.write(f"{vip} = static:" + ",".join(p.addr for p in pods) + "\n")
+    return pods, host, cg, Agent(topo, cg, config=conf, extra=list(extra))

@@ -69,7 +69,8 @@ def test_scale_out_1_to_5_spreads_within_1s_with_zero_failed_calls():
     print(f"  scale-out 1->5: live per pod {[b['live'] for b in bes.values()]} "
           f"{t_even:.2f}s after the update; first call on new pods after (s) {dumps(firsts)}; "
           f"shares over [t+1s, t+11s) {dumps(shares)}; "
-          f"ended idle/busy {sum(b['ended_graceful'] for b in bes.values())}/"
+          f"ended goaway/idle/busy {sum(b['ended_goaway'] for b in bes.values())}/"
+          f"{sum(b['ended_graceful'] for b in bes.values())}/"
           f"{sum(b['ended_forced'] for b in bes.values())}; "
           f"failed calls {len(failures(records))} of {len(records)}")
     assert failures(records) == [], failures_by_status(records)
@@ -116,9 +117,10 @@ def test_max_age_recycles_connections_at_5s_with_jitter_and_zero_failures():
     lifetimes = sorted(connection_lifetimes(records))
     graceful = sum(b["ended_graceful"] for b in ended)
     forced = sum(b["ended_forced"] for b in ended)
+    goaway = sum(b["ended_goaway"] for b in ended)
     print(f"  max-age 5s, moderate load: {len(lifetimes)} whole connections, lifetimes "
           f"min {lifetimes[0]:.2f}s median {lifetimes[len(lifetimes) // 2]:.2f}s "
-          f"max {lifetimes[-1]:.2f}s; ended idle/busy {graceful}/{forced}; "
+          f"max {lifetimes[-1]:.2f}s; ended goaway/idle/busy {goaway}/{graceful}/{forced}; "
           f"failed calls {len(failures(records))} of {len(records)}")
     assert failures(records) == [], failures_by_status(records)
     assert forced == 0
@@ -132,7 +134,8 @@ def test_max_age_recycles_connections_at_5s_with_jitter_and_zero_failures():
 def test_max_age_under_saturating_load_forces_after_the_drain_deadline():
     with Topology("slbreb") as topo:
         pods, hosts, cg, conf, agent = setup(
-            topo, 3, lambda p: p, extra=["--max-age", "2s", "--drain-deadline", "1s"])
+            topo, 3, lambda p: p,
+            extra=["--max-age", "2s", "--drain-deadline", "1s", "--graceful=off"])
         # 200 calls/s per channel: a call is nearly always in flight.
         procs = start_load(hosts[:1], VIP, cg, channels=3, rate=200, duration=9)
         records = collect(procs)
@@ -167,8 +170,10 @@ def test_rebalances_each_client_namespace():
 
 
 def test_blocking_clients_lose_at_most_one_call_per_ended_connection():
+    # Moves by destroy (what TLS connections get): test_goaway.py has the GOAWAY's.
     with Topology("slbreb") as topo:
-        pods, hosts, cg, conf, agent = setup(topo, 5, lambda p: p[:1])
+        pods, hosts, cg, conf, agent = setup(topo, 5, lambda p: p[:1],
+                                             extra=["--graceful=off"])
         procs = start_load(hosts, VIP, cg, channels=5, rate=5, duration=8, api="sync")
         agent.wait_backends(VIP, lambda b: b[pods[0].addr]["live"] == 20)
         t_update = change_backends(agent, conf, pods)

@@ -144,14 +144,14 @@ static void start_rebalancer(struct agent *a)
 	}
 	a->rebalancing = true;
 	log_info(
-	    "msg=\"rebalancing on\" quiet_ms=%llu drain_deadline_ms=%llu removal_grace_ms=%llu "
-	    "max_age_ms=%llu interval_ms=%llu window_ms=%llu threshold=%u time_fair_ms=%llu "
-	    "min_dwell_ms=%llu",
-	    (unsigned long long)opts.quiet_ms, (unsigned long long)opts.drain_deadline_ms,
-	    (unsigned long long)opts.removal_grace_ms, (unsigned long long)opts.max_age_ms,
-	    (unsigned long long)opts.interval_ms, (unsigned long long)opts.window_ms,
-	    opts.threshold, (unsigned long long)opts.time_fair_window_ms,
-	    (unsigned long long)opts.min_dwell_ms);
+	    "msg=\"rebalancing on\" graceful=%s quiet_ms=%llu drain_deadline_ms=%llu "
+	    "removal_grace_ms=%llu max_age_ms=%llu interval_ms=%llu window_ms=%llu threshold=%u "
+	    "time_fair_ms=%llu min_dwell_ms=%llu",
+	    opts.graceful ? "on" : "off", (unsigned long long)opts.quiet_ms,
+	    (unsigned long long)opts.drain_deadline_ms, (unsigned long long)opts.removal_grace_ms,
+	    (unsigned long long)opts.max_age_ms, (unsigned long long)opts.interval_ms,
+	    (unsigned long long)opts.window_ms, opts.threshold,
+	    (unsigned long long)opts.time_fair_window_ms, (unsigned long long)opts.min_dwell_ms);
 }
 
 static int start_metrics(struct agent *a)
@@ -187,6 +187,7 @@ static struct socklb_config datapath_config(const struct agent_config *cfg)
 	    .max_age_ns = cfg->rebalance.max_age_ms * NS_PER_MS,
 	    .drain_deadline_ns = cfg->rebalance.drain_deadline_ms * NS_PER_MS,
 	    .cluster_view = cfg->cluster.enabled,
+	    .graceful = cfg->rebalance.enabled && cfg->rebalance.graceful,
 	};
 }
 

@@ -23,6 +23,7 @@
 #define D_POLICY "least-conn"
 #define D_MAX_SERVICES STR(SOCKLB_DEFAULT_MAX_SERVICES)
 #define D_MAX_BACKENDS STR(SOCKLB_DEFAULT_MAX_BACKENDS)
+#define D_GRACEFUL "on"
 #define D_DRAIN_DEADLINE "10s"
 #define D_REMOVAL_GRACE "50ms"
 #define D_IDLE_QUIET "50ms"
@@ -78,6 +79,7 @@ enum agent_option {
 	OPT_NODE_NAME,
 	OPT_PUBLISH_INTERVAL,
 	OPT_HEARTBEAT_INTERVAL,
+	OPT_GRACEFUL,
 };
 
 /* Applied, in this order, before the user's options. */
@@ -89,6 +91,7 @@ static const struct {
     {OPT_POLICY, D_POLICY},
     {OPT_MAX_SERVICES, D_MAX_SERVICES},
     {OPT_MAX_BACKENDS, D_MAX_BACKENDS},
+    {OPT_GRACEFUL, D_GRACEFUL},
     {OPT_DRAIN_DEADLINE, D_DRAIN_DEADLINE},
     {OPT_REMOVAL_GRACE, D_REMOVAL_GRACE},
     {OPT_IDLE_QUIET, D_IDLE_QUIET},
@@ -162,8 +165,14 @@ static const struct argp_option agent_options[] = {
      "End connections older than DURATION (+-10% jitter each), idle first; "
      "like gRPC's MaxConnectionAge (default off)",
      G_REBALANCE},
+    {"graceful", OPT_GRACEFUL, "on|off", 0,
+     "on: cleartext HTTP/2 (h2c) connections are moved with a GOAWAY put into the "
+     "client's stream at a frame boundary, so no call fails; others (TLS, HTTP/1) "
+     "are destroyed idle-first. off: every move destroys (default " D_GRACEFUL ")",
+     G_REBALANCE},
     {"drain-deadline", OPT_DRAIN_DEADLINE, "DURATION", 0,
-     "A connection to move that never looks idle is ended anyway after this "
+     "A connection to move that never looks idle, or that was sent a GOAWAY and "
+     "has not closed, is ended anyway after this "
      "(default " D_DRAIN_DEADLINE ")",
      G_REBALANCE},
     {"removal-grace", OPT_REMOVAL_GRACE, "DURATION", 0,
@@ -333,6 +342,11 @@ static bool parse_rebalance_option(int key, char *arg, struct argp_state *state,
 	switch (key) {
 	case OPT_NO_REBALANCE:
 		r->enabled = false;
+		break;
+	case OPT_GRACEFUL:
+		if (strcmp(arg, "on") && strcmp(arg, "off"))
+			argp_error(state, "--graceful takes on or off, not '%s'", arg);
+		r->graceful = !strcmp(arg, "on");
 		break;
 	case OPT_MAX_AGE:
 		r->max_age_ms = cli_parse_duration_ms(state, "--max-age", arg);

@@ -196,9 +196,9 @@ static void print_text(const struct service_row *rows, size_t n, json_object *st
 		       s->svc.backend_count ? "" : "  (connects refused: ECONNREFUSED)");
 		status_sources_text(state, &s->vip);
 		if (s->n_backends)
-			printf("  %-46s %6s %6s %10s %10s %10s %10s %10s %10s\n", "BACKEND", "ID",
-			       "LIVE", "CONNECTING", "CONNECTS", "FAILED", "CLOSED", "ENDED_IDLE",
-			       "ENDED_BUSY");
+			printf("  %-46s %6s %6s %10s %10s %10s %10s %10s %10s %10s %8s\n",
+			       "BACKEND", "ID", "LIVE", "CONNECTING", "CONNECTS", "FAILED",
+			       "CLOSED", "ENDED_IDLE", "ENDED_BUSY", "GOAWAY", "DRAINING");
 		for (size_t j = 0; j < s->n_backends; j++) {
 			const struct backend_row *b = &s->backends[j];
 
@@ -206,14 +206,17 @@ static void print_text(const struct service_row *rows, size_t n, json_object *st
 
 			snprintf(addr, sizeof(addr), "%s%s", endpoint_str(&b->ep, be, sizeof(be)),
 				 b->draining ? " draining" : "");
-			printf("  %-46s %6u %6llu %10llu %10llu %10llu %10llu %10llu %10llu", addr,
-			       b->id, (unsigned long long)b->stats.live,
+			printf("  %-46s %6u %6llu %10llu %10llu %10llu %10llu %10llu %10llu %10llu "
+			       "%8llu",
+			       addr, b->id, (unsigned long long)b->stats.live,
 			       (unsigned long long)b->stats.connecting,
 			       (unsigned long long)b->stats.connects,
 			       (unsigned long long)b->stats.connect_failures,
 			       (unsigned long long)b->stats.closes,
 			       (unsigned long long)b->stats.ended_graceful,
-			       (unsigned long long)b->stats.ended_forced);
+			       (unsigned long long)b->stats.ended_forced,
+			       (unsigned long long)b->stats.ended_goaway,
+			       (unsigned long long)b->stats.draining);
 			if (dp->with_connections)
 				printf("  tracked=%zu",
 				       status_datapath_count(dp, b->id, SOCKLB_SOCK_ESTABLISHED));
@@ -245,6 +248,10 @@ static json_object *backend_json(const struct backend_row *b, const struct statu
 			       json_object_new_int64((int64_t)b->stats.ended_graceful));
 	json_object_object_add(o, "ended_forced",
 			       json_object_new_int64((int64_t)b->stats.ended_forced));
+	json_object_object_add(o, "ended_goaway",
+			       json_object_new_int64((int64_t)b->stats.ended_goaway));
+	json_object_object_add(o, "draining_connections",
+			       json_object_new_int64((int64_t)b->stats.draining));
 	status_cluster_backend_json(state, vip, &b->ep, b->stats.live + b->stats.connecting, o);
 	if (dp->with_connections) {
 		json_object_object_add(o, "tracked_live",

@@ -11,6 +11,9 @@
 #include <string.h>
 
 static const char *const end_reasons[SOCKLB_END_REASONS] = SOCKLB_END_REASON_NAMES;
+static const char *const h2_events[SOCKLB_H2_EVENTS] = {
+    "followed",	   "follow_failed", "h2c",	   "not_h2c",  "lost_track",	"overlaps_cut",
+    "at_ping_ack", "at_skb_head",   "at_skb_tail", "at_frame", "ping_acks_cut", "edit_failed"};
 
 static int add_conn(void *arg, const void *record)
 {
@@ -31,6 +34,8 @@ int status_datapath_read(const struct lb_maps *maps, const char *pin_path, bool 
 	memset(out, 0, sizeof(*out));
 	out->with_connections = with_connections;
 	ret = lb_maps_read_dp_stats(maps, out->events);
+	if (!ret)
+		ret = lb_maps_read_h2_stats(maps, out->h2);
 	for (__u32 r = 0; r < SOCKLB_END_REASONS && !ret; r++)
 		ret = lb_maps_read_end_stats(maps, r, &out->ended[r]);
 	if (ret) {
@@ -71,6 +76,8 @@ static const char *phase_name(__u8 phase)
 		return "established";
 	case SOCKLB_SOCK_CLOSED:
 		return "closed";
+	case SOCKLB_SOCK_DRAINING:
+		return "draining";
 	}
 	return "?";
 }
@@ -100,6 +107,35 @@ static double age_s(const struct socklb_conn_record *c, __u64 now_ns)
 	return since && since <= now_ns ? (double)(now_ns - since) / 1e9 : 0.0;
 }
 
+/* Ends per reason and mechanism, and where the GOAWAYs went. */
+static void print_ends(const struct status_datapath *d)
+{
+	const __u64 *h = d->h2;
+
+	for (__u32 r = 0; r < SOCKLB_END_REASONS; r++) {
+		const struct socklb_end_stats *es = &d->ended[r];
+
+		printf("ended (%s): goaway %llu (delivered %llu, then destroyed idle %llu, forced "
+		       "%llu); destroy-idle %llu; destroy-forced %llu; busy skipped %llu\n",
+		       end_reasons[r], (unsigned long long)es->goaway,
+		       (unsigned long long)es->goaway_delivered,
+		       (unsigned long long)es->goaway_then_idle,
+		       (unsigned long long)es->goaway_then_forced, (unsigned long long)es->graceful,
+		       (unsigned long long)es->forced, (unsigned long long)es->busy_skipped);
+	}
+	printf(
+	    "goaway follower: followed %llu (failed %llu), h2c %llu, not h2c %llu, lost "
+	    "track %llu; placed over a PING ACK %llu, at an skb's head %llu, tail %llu, at a "
+	    "frame inside %llu; PING ACKs cut %llu, edits failed %llu\n",
+	    (unsigned long long)h[SOCKLB_H2_FOLLOWED],
+	    (unsigned long long)h[SOCKLB_H2_FOLLOW_FAILED],
+	    (unsigned long long)h[SOCKLB_H2_SEEN_H2C], (unsigned long long)h[SOCKLB_H2_SEEN_OTHER],
+	    (unsigned long long)h[SOCKLB_H2_LOST_TRACK], (unsigned long long)h[SOCKLB_H2_AT_SWAP],
+	    (unsigned long long)h[SOCKLB_H2_AT_HEAD], (unsigned long long)h[SOCKLB_H2_AT_TAIL],
+	    (unsigned long long)h[SOCKLB_H2_AT_INTERIOR], (unsigned long long)h[SOCKLB_H2_PAYBACKS],
+	    (unsigned long long)h[SOCKLB_H2_EDIT_FAILED]);
+}
+
 void status_datapath_text(const struct lb_maps *maps, const struct status_datapath *d)
 {
 	const __u64 *e = d->events;
@@ -115,6 +151,7 @@ void status_datapath_text(const struct lb_maps *maps, const struct status_datapa
 	    (unsigned long long)(e[SOCKLB_DP_UNTRACKED_STORAGE] + e[SOCKLB_DP_UNTRACKED_HANDOFF]),
 	    (unsigned long long)e[SOCKLB_DP_UNTRACKED_STORAGE],
 	    (unsigned long long)e[SOCKLB_DP_UNTRACKED_HANDOFF]);
+	print_ends(d);
 	if (!d->with_connections)
 		return;
 	printf("connections: %zu\n", d->n_conns);
@@ -172,9 +209,18 @@ void status_datapath_json(const struct lb_maps *maps, const struct status_datapa
 		add_u64(o, "graceful", d->ended[r].graceful);
 		add_u64(o, "forced", d->ended[r].forced);
 		add_u64(o, "busy_skipped", d->ended[r].busy_skipped);
+		add_u64(o, "goaway", d->ended[r].goaway);
+		add_u64(o, "goaway_delivered", d->ended[r].goaway_delivered);
+		add_u64(o, "goaway_then_idle", d->ended[r].goaway_then_idle);
+		add_u64(o, "goaway_then_forced", d->ended[r].goaway_then_forced);
 		json_object_object_add(ended, end_reasons[r], o);
 	}
 	json_object_object_add(dp, "ended", ended);
+	json_object *h2 = json_object_new_object();
+
+	for (__u32 ev = 0; ev < SOCKLB_H2_EVENTS; ev++)
+		add_u64(h2, h2_events[ev], d->h2[ev]);
+	json_object_object_add(dp, "goaway_follower", h2);
 	json_object_object_add(root, "datapath", dp);
 	if (!d->with_connections)
 		return;

@@ -15,6 +15,7 @@
 struct status_datapath {
 	__u64 events[SOCKLB_DP_EVENTS];
 	struct socklb_end_stats ended[SOCKLB_END_REASONS];
+	__u64 h2[SOCKLB_H2_EVENTS]; /* the GOAWAY follower's events */
 	bool with_connections;
 	struct socklb_conn_record *conns;
 	size_t n_conns, cap_conns;

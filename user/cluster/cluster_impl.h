@@ -15,7 +15,7 @@
 
 /* What the cluster remembers of one backend id. */
 struct cluster_backend_memory {
-	__u64 ended_seen;    /* ended_graceful + ended_forced, last seen */
+	__u64 ended_seen;    /* socklb_backend_ended, last seen */
 	__u64 connects_seen; /* connects, last seen */
 	__u32 gone;	     /* ended by socklb, the client not reconnected yet */
 	__u32 extra;	     /* what backend_extra holds for it */

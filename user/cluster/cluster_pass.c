@@ -129,7 +129,7 @@ static void own_counts(struct cluster *c, const struct agent_service *svc,
 		__u64 e;
 
 		rd(arg, svc->backends.items[i].id, &st);
-		e = moved_by(&m->ended_seen, st.ended_graceful + st.ended_forced);
+		e = moved_by(&m->ended_seen, socklb_backend_ended(&st));
 		connects += moved_by(&m->connects_seen, st.connects);
 		m->gone += (__u32)e;
 		ended |= e > 0;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include "datapath/loader.h"
 #include "lib/log.h"
+#include "goaway.skel.h"
 #include "rebalance.skel.h"
 #include "socklb.skel.h"
 #include "lib/util.h"
@@ -348,6 +349,53 @@ static int load(struct loader *l, const struct loader_opts *o, char *err, size_t
 	return 0;
 }
 
+/*
+ * The GOAWAY follower (goaway.bpf.c) on the same pinned maps, its verdict
+ * attached to h2_socks before sockops can put a socket there: a socket
+ * joins a sockhash with the programs the map has at that moment.  An
+ * earlier agent's program (--persist) is replaced in place.
+ */
+static int load_goaway(struct loader *l, char *err, size_t errlen)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = l->pin_path);
+	int ret;
+
+	if (!l->opts.cfg.graceful)
+		return 0;
+	l->goaway = goaway_bpf__open_opts(&opts);
+	if (!l->goaway) {
+		snprintf(err, errlen, "cannot open the GOAWAY BPF object: %s", strerror(errno));
+		return -errno;
+	}
+	lb_maps_set_sizes(l->goaway->obj, &l->opts.sizes);
+	ret = goaway_bpf__load(l->goaway);
+	if (!ret)
+		ret = bpf_prog_attach(bpf_program__fd(l->goaway->progs.socklb_h2_verdict),
+				      bpf_map__fd(l->skel->maps.h2_socks),
+				      BPF_SK_SKB_STREAM_VERDICT, 0);
+	if (ret) {
+		ret = ret < 0 ? ret : -EINVAL;
+		snprintf(err, errlen,
+			 "the kernel refused the GOAWAY follower: %s (--graceful=off moves "
+			 "connections by destroy only)",
+			 strerror(errno ? errno : -ret));
+		return ret;
+	}
+	return 0;
+}
+
+static void unload_goaway(struct loader *l)
+{
+	if (!l->goaway)
+		return;
+	/* Pinned maps outlive the agent with --persist: the verdict stays with them. */
+	if (!l->persist && l->loaded)
+		bpf_prog_detach2(bpf_program__fd(l->goaway->progs.socklb_h2_verdict),
+				 bpf_map__fd(l->skel->maps.h2_socks), BPF_SK_SKB_STREAM_VERDICT);
+	goaway_bpf__destroy(l->goaway);
+	l->goaway = NULL;
+}
+
 int loader_start(struct loader *l, const struct loader_opts *o, char *err, size_t errlen)
 {
 	int ret;
@@ -369,6 +417,8 @@ int loader_start(struct loader *l, const struct loader_opts *o, char *err, size_
 	if (!ret)
 		ret = load(l, o, err, errlen);
 	if (!ret)
+		ret = load_goaway(l, err, errlen);
+	if (!ret)
 		ret = attach_all(l, err, errlen);
 	if (!ret)
 		ret = pin_connections_iter(l, err, errlen);
@@ -387,6 +437,7 @@ void loader_stop(struct loader *l)
 		bpf_link__unpin(l->conn_iter);
 	bpf_link__destroy(l->conn_iter);
 	l->conn_iter = NULL;
+	unload_goaway(l);
 	if (l->loaded && !l->persist)
 		unpin_maps(l->skel->obj);
 	l->loaded = false;

@@ -25,9 +25,11 @@ struct loader_opts {
 #define LOADER_MAX_LINKS 8
 
 struct rebalance_bpf;
+struct goaway_bpf;
 
 struct loader {
 	struct socklb_bpf *skel;
+	struct goaway_bpf *goaway; /* the follower, attached to h2_socks; NULL: --graceful=off */
 	struct bpf_link *links[LOADER_MAX_LINKS];
 	size_t n_links;
 	struct bpf_link *conn_iter; /* pinned as <pin path>/connections */

@@ -28,7 +28,7 @@ static __u32 size_of(const char *name, const struct lb_map_sizes *s)
 
 bool lb_maps_rebuilt(const char *name)
 {
-	return !strcmp(name, "backend_extra") || !strcmp(name, "move_requests");
+	return !strcmp(name, "backend_extra");
 }
 
 void lb_maps_set_sizes(struct bpf_object *obj, const struct lb_map_sizes *sizes)
@@ -368,12 +368,6 @@ int lb_maps_set_end_budget(const struct lb_maps *maps, __u32 id,
 	return bpf_map_update_elem(FD(maps, end_budgets), &id, budget, BPF_ANY) ? -errno : 0;
 }
 
-int lb_maps_request_move(const struct lb_maps *maps, __u64 cookie,
-			 const struct socklb_move_request *request)
-{
-	return bpf_map_update_elem(FD(maps, move_requests), &cookie, request, BPF_ANY) ? -errno : 0;
-}
-
 int lb_maps_cancel_move(const struct lb_maps *maps, __u64 cookie)
 {
 	return bpf_map_delete_elem(FD(maps, move_requests), &cookie) ? -errno : 0;
@@ -391,7 +385,8 @@ int lb_maps_read_extra(const struct lb_maps *maps, __u32 id, __u32 *extra)
 
 /* ------------------------------------------------------- data path stats */
 
-int lb_maps_read_dp_event(const struct lb_maps *maps, __u32 event, __u64 *sum)
+/* One entry of a per-CPU counter array, summed over CPUs. */
+static int sum_per_cpu(int fd, __u32 key, __u64 *sum)
 {
 	int n_cpus = libbpf_num_possible_cpus(), ret = 0;
 	__u64 *per_cpu;
@@ -402,12 +397,17 @@ int lb_maps_read_dp_event(const struct lb_maps *maps, __u32 event, __u64 *sum)
 	if (!per_cpu)
 		return -ENOMEM;
 	*sum = 0;
-	if (bpf_map_lookup_elem(FD(maps, dp_stats), &event, per_cpu))
+	if (bpf_map_lookup_elem(fd, &key, per_cpu))
 		ret = -errno;
 	for (int cpu = 0; cpu < n_cpus && !ret; cpu++)
 		*sum += per_cpu[cpu];
 	free(per_cpu);
 	return ret;
+}
+
+int lb_maps_read_dp_event(const struct lb_maps *maps, __u32 event, __u64 *sum)
+{
+	return sum_per_cpu(FD(maps, dp_stats), event, sum);
 }
 
 int lb_maps_read_dp_stats(const struct lb_maps *maps, __u64 out[SOCKLB_DP_EVENTS])
@@ -420,6 +420,30 @@ int lb_maps_read_dp_stats(const struct lb_maps *maps, __u64 out[SOCKLB_DP_EVENTS
 }
 
 /* ---------------------------------------------------------------- layout */
+
+int lb_maps_read_h2_stats(const struct lb_maps *maps, __u64 out[SOCKLB_H2_EVENTS])
+{
+	int ret = 0;
+
+	for (__u32 event = 0; event < SOCKLB_H2_EVENTS && !ret; event++)
+		ret = sum_per_cpu(FD(maps, h2_stats), event, &out[event]);
+	return ret;
+}
+
+int lb_maps_request_move(const struct lb_maps *maps, __u64 cookie, __u32 reason,
+			 __u64 force_after_ns)
+{
+	struct socklb_move_request req = {.reason = reason, .force_after_ns = force_after_ns};
+
+	if (reason >= SOCKLB_END_REASONS)
+		return -EINVAL;
+	return bpf_map_update_elem(FD(maps, move_requests), &cookie, &req, BPF_ANY) ? -errno : 0;
+}
+
+int lb_maps_read_h2_follow(const struct lb_maps *maps, __u64 cookie, struct socklb_h2_follow *out)
+{
+	return bpf_map_lookup_elem(FD(maps, h2_follow), &cookie, out) ? -errno : 0;
+}
 
 int lb_maps_write_layout(const struct lb_maps *maps)
 {

@@ -113,9 +113,6 @@ __u32 lb_maps_snapshot_stats(const struct lb_maps *maps, __u32 n, __u32 *keys_sc
 int lb_maps_read_end_stats(const struct lb_maps *maps, __u32 reason, struct socklb_end_stats *out);
 int lb_maps_set_end_budget(const struct lb_maps *maps, __u32 id,
 			   const struct socklb_end_budget *budget);
-/* Asks the ender to end the connection of this socket cookie (time-fair rotation). */
-int lb_maps_request_move(const struct lb_maps *maps, __u64 cookie,
-			 const struct socklb_move_request *request);
 /* Withdraws a request; -ENOENT if there is none (the ender took it). */
 int lb_maps_cancel_move(const struct lb_maps *maps, __u64 cookie);
 /* The other nodes' connections on backend id, as least-conn adds them (cluster view). */
@@ -126,6 +123,20 @@ int lb_maps_read_extra(const struct lb_maps *maps, __u32 id, __u32 *extra);
 int lb_maps_read_dp_event(const struct lb_maps *maps, __u32 event, __u64 *sum);
 /* Every data path event count, summed over CPUs. */
 int lb_maps_read_dp_stats(const struct lb_maps *maps, __u64 out[SOCKLB_DP_EVENTS]);
+
+/* The GOAWAY follower's event counts (enum socklb_h2_event), summed over CPUs. */
+int lb_maps_read_h2_stats(const struct lb_maps *maps, __u64 out[SOCKLB_H2_EVENTS]);
+/*
+ * Asks for the balanced connection with this socket cookie to be moved: a
+ * GOAWAY if it is followed h2c, else destroyed when idle; destroyed anyway
+ * once force_after_ns (CLOCK_MONOTONIC, as bpf_ktime_get_ns) has passed.
+ * The rebalancer acts on it at its next tick and then deletes it; a closed
+ * connection's request goes with it.  For policies that pick connections.
+ */
+int lb_maps_request_move(const struct lb_maps *maps, __u64 cookie, __u32 reason,
+			 __u64 force_after_ns);
+/* Where the follower stands in a connection (tests, status); -ENOENT: not followed. */
+int lb_maps_read_h2_follow(const struct lb_maps *maps, __u64 cookie, struct socklb_h2_follow *out);
 
 /* Stamps fresh maps with SOCKLB_LAYOUT_VERSION. */
 int lb_maps_write_layout(const struct lb_maps *maps);

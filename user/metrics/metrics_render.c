@@ -17,18 +17,26 @@ static const struct counter_def backend_metrics[] = {
     {"socklb_backend_connect_failures_total", "counter",
      "Balanced connections closed before they were established."},
     {"socklb_backend_closes_total", "counter", "Established connections that closed."},
+    {"socklb_backend_draining_connections", "gauge",
+     "Connections sent a GOAWAY, not closed yet (not in live)."},
     {"socklb_backend_ended_total", "counter",
-     "Connections socklb ended to rebalance: mode=graceful (idle) or forced."},
+     "Connections socklb ended to rebalance: mode=graceful (destroyed idle), forced "
+     "(destroyed when due) or goaway."},
 };
+
+/* Gauges and counters with one value per backend; the rest have a mode label. */
+#define BACKEND_PLAIN 6
+static const char *const end_modes[] = {"graceful", "forced", "goaway"};
 
 static __u64 backend_value(const struct socklb_backend_stats *st, size_t metric, int variant)
 {
-	const __u64 values[] = {st->live, st->connecting, st->connects, st->connect_failures,
-				st->closes};
+	const __u64 values[] = {st->live,   st->connecting, st->connects, st->connect_failures,
+				st->closes, st->draining};
+	const __u64 ended[] = {st->ended_graceful, st->ended_forced, st->ended_goaway};
 
-	if (metric < 5)
+	if (metric < BACKEND_PLAIN)
 		return values[metric];
-	return variant ? st->ended_forced : st->ended_graceful;
+	return ended[variant];
 }
 
 static void header(FILE *out, const struct counter_def *d)
@@ -51,18 +59,17 @@ static void render_backends(FILE *out, const struct metrics_ctx *ctx)
 
 				lb_maps_read_stats(ctx->maps, svc->backends.items[j].id, &st);
 				endpoint_str(&svc->backends.items[j].ep, be, sizeof(be));
-				if (m < 5) {
+				if (m < BACKEND_PLAIN) {
 					fprintf(out, "%s{service=\"%s\",backend=\"%s\"} %llu\n",
 						backend_metrics[m].name, vip, be,
 						(unsigned long long)backend_value(&st, m, 0));
 					continue;
 				}
-				for (int mode = 0; mode < 2; mode++)
+				for (int mode = 0; mode < (int)ARRAY_SIZE(end_modes); mode++)
 					fprintf(
 					    out,
 					    "%s{service=\"%s\",backend=\"%s\",mode=\"%s\"} %llu\n",
-					    backend_metrics[m].name, vip, be,
-					    mode ? "forced" : "graceful",
+					    backend_metrics[m].name, vip, be, end_modes[mode],
 					    (unsigned long long)backend_value(&st, m, mode));
 			}
 		}
@@ -74,17 +81,28 @@ static void render_ended_by_reason(FILE *out, const struct metrics_ctx *ctx)
 	static const char *const reasons[SOCKLB_END_REASONS] = SOCKLB_END_REASON_NAMES;
 	static const struct counter_def def = {
 	    "socklb_ended_total", "counter",
-	    "Connections ended by socklb, by reason and mode (graceful: idle; forced)."};
+	    "Connections ended by socklb, by reason and mode (graceful: destroyed idle; forced: "
+	    "destroyed when due; goaway; goaway_delivered; goaway_then_idle and "
+	    "goaway_then_forced: destroyed after a GOAWAY)."};
 
 	header(out, &def);
 	for (__u32 r = 0; r < SOCKLB_END_REASONS; r++) {
 		struct socklb_end_stats es = {0};
 
 		lb_maps_read_end_stats(ctx->maps, r, &es);
-		fprintf(out, "%s{reason=\"%s\",mode=\"graceful\"} %llu\n", def.name, reasons[r],
-			(unsigned long long)es.graceful);
-		fprintf(out, "%s{reason=\"%s\",mode=\"forced\"} %llu\n", def.name, reasons[r],
-			(unsigned long long)es.forced);
+		const struct {
+			const char *mode;
+			__u64 n;
+		} rows[] = {{"graceful", es.graceful},
+			    {"forced", es.forced},
+			    {"goaway", es.goaway},
+			    {"goaway_delivered", es.goaway_delivered},
+			    {"goaway_then_idle", es.goaway_then_idle},
+			    {"goaway_then_forced", es.goaway_then_forced}};
+
+		for (size_t i = 0; i < ARRAY_SIZE(rows); i++)
+			fprintf(out, "%s{reason=\"%s\",mode=\"%s\"} %llu\n", def.name, reasons[r],
+				rows[i].mode, (unsigned long long)rows[i].n);
 	}
 }
 

@@ -93,7 +93,8 @@ static int adopt_retired(struct service_table *t, const bool *in_use, __u32 limi
 		struct endpoint vip, ep;
 
 		if (in_use[id] || lb_maps_read_stats(t->maps, id, &st) ||
-		    st.live + st.connecting == 0 || lb_maps_read_backend(t->maps, id, &be))
+		    st.live + st.connecting + st.draining == 0 ||
+		    lb_maps_read_backend(t->maps, id, &be))
 			continue;
 		vip = vip_of(t, be.service_id);
 		ep = endpoint_from_backend(&be);

@@ -334,7 +334,8 @@ void service_table_reap_retired(struct service_table *t)
 		struct socklb_backend_stats st;
 		__u32 id = t->retired[i].id;
 
-		if (lb_maps_read_stats(t->maps, id, &st) == 0 && st.live + st.connecting > 0)
+		if (lb_maps_read_stats(t->maps, id, &st) == 0 &&
+		    st.live + st.connecting + st.draining > 0)
 			t->retired[kept++] = t->retired[i];
 		else
 			id_pool_release(&t->backend_ids, id);

@@ -86,7 +86,7 @@ static void plan_service(struct rebalancer *r, struct agent_service *svc, __u32 
 		read_stats(r, id, &st);
 		live[i] = st.live;
 		connects += advance(&r->mem[id].connects_seen, st.connects);
-		ended += advance(&r->mem[id].ended_seen, st.ended_graceful + st.ended_forced);
+		ended += advance(&r->mem[id].ended_seen, socklb_backend_ended(&st));
 	}
 	if (ended)
 		r->pending_since_ms[sid] = now_ms;
@@ -240,6 +240,9 @@ static void act(struct rebalancer *r)
 	size_t n = find_namespaces(r, visits, MAX_NETNS_PER_TICK);
 	int link_fd = bpf_link__fd(r->iter_link);
 
+	/* Work found (GOAWAYs not yet acted on among it): look again next tick. */
+	r->work_left = n > 0;
+
 	/* Start one namespace further each time, so no namespace always pays first. */
 	r->visit_start++;
 	for (size_t k = 0; k < n; k++) {
@@ -383,7 +386,7 @@ static void tick(struct rebalancer *r)
 
 	time_fair_tick(r);
 	if (quiet(r)) {
-		if (r->opts.max_age_ms || time_fair_pass_moving(r->time_fair))
+		if (r->opts.max_age_ms || r->work_left || time_fair_pass_moving(r->time_fair))
 			act(r);
 		return;
 	}
@@ -396,7 +399,8 @@ static void tick(struct rebalancer *r)
 		cluster_pass_done(r->cluster);
 	plan_removed(r, ids, &n_ids, cap);
 	retire_old_budgets(r, ids, n_ids);
-	if (r->n_budget_ids || r->opts.max_age_ms || time_fair_pass_moving(r->time_fair))
+	if (r->n_budget_ids || r->opts.max_age_ms || r->work_left ||
+	    time_fair_pass_moving(r->time_fair))
 		act(r);
 }
 
@@ -470,7 +474,8 @@ static int extra_op(void *arg, __u32 id, __u32 extra)
 
 static int move_op(void *arg, __u64 cookie, const struct socklb_move_request *req)
 {
-	return lb_maps_request_move(((struct rebalancer *)arg)->maps, cookie, req);
+	return lb_maps_request_move(((struct rebalancer *)arg)->maps, cookie, req->reason,
+				    req->force_after_ns);
 }
 
 static int cancel_op(void *arg, __u64 cookie)

@@ -20,6 +20,7 @@ struct cluster;
 
 struct rebalancer_opts {
 	bool enabled;
+	bool graceful;		   /* GOAWAY for followed h2c connections (--graceful) */
 	__u64 interval_ms;	   /* how often budgets are planned and spent */
 	__u64 window_ms;	   /* an imbalance is worked off over about this long */
 	__u64 quiet_ms;		   /* no data either way for this long: idle */
@@ -61,8 +62,9 @@ struct rebalancer {
 	__u32 n_snapshot;
 	size_t visit_start; /* rotates the order namespaces are visited in */
 	__u64 last_activity;
-	bool dirty;			  /* the service table changed since the last plan */
-	struct cluster *cluster;	  /* k8s: services balanced cluster-wide; NULL: none */
+	bool dirty;		 /* the service table changed since the last plan */
+	bool work_left;		 /* the last act found connections to end or GOAWAYs to watch */
+	struct cluster *cluster; /* k8s: services balanced cluster-wide; NULL: none */
 	struct time_fair_pass *time_fair; /* NULL: off */
 	int conn_iter_fd;		  /* the data path's connections iterator */
 	struct socklb_conn_record *recs;  /* the last time-fair pass's connections */

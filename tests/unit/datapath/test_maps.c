@@ -267,6 +267,34 @@ START_TEST(test_remove_service)
 }
 END_TEST
 
+START_TEST(test_request_move_by_cookie)
+{
+	struct socklb_move_request req;
+	struct socklb_h2_follow f;
+	__u64 cookie = 0x1234567890ULL, other = 7;
+	struct lb_maps m;
+
+	REQUIRE_MAPS(&m, NULL);
+	ck_assert_int_eq(lb_maps_request_move(&m, cookie, SOCKLB_END_IMBALANCE, 99), 0);
+	memset(&req, 0xff, sizeof(req));
+	ck_assert_int_eq(bpf_map_lookup_elem(test_map_fd(&m, "move_requests"), &cookie, &req), 0);
+	ck_assert_uint_eq(req.reason, SOCKLB_END_IMBALANCE);
+	ck_assert_uint_eq(req.reserved, 0);
+	ck_assert_uint_eq(req.force_after_ns, 99);
+	/* Asked again: the newer request stands. */
+	ck_assert_int_eq(lb_maps_request_move(&m, cookie, SOCKLB_END_MAX_AGE, 5), 0);
+	ck_assert_int_eq(bpf_map_lookup_elem(test_map_fd(&m, "move_requests"), &cookie, &req), 0);
+	ck_assert_uint_eq(req.reason, SOCKLB_END_MAX_AGE);
+	ck_assert_uint_eq(req.force_after_ns, 5);
+	ck_assert_int_eq(lb_maps_request_move(&m, other, SOCKLB_END_REASONS, 5), -EINVAL);
+	ck_assert_int_eq(bpf_map_lookup_elem(test_map_fd(&m, "move_requests"), &other, &req),
+			 -ENOENT);
+	/* Nothing followed: no follower state. */
+	ck_assert_int_eq(lb_maps_read_h2_follow(&m, cookie, &f), -ENOENT);
+	test_maps_destroy(&m);
+}
+END_TEST
+
 START_TEST(test_write_backend_zeroes_stats)
 {
 	struct endpoint be4 = ep("10.244.1.11:8080"), be6 = ep("[fd00::7]:443");
@@ -511,6 +539,7 @@ Suite *datapath_maps_suite(void)
 	suite_add_tcase(s, publish);
 
 	tcase_add_test(backends, test_write_backend_zeroes_stats);
+	tcase_add_test(backends, test_request_move_by_cookie);
 	tcase_add_test(backends, test_write_backend_bad_id);
 	tcase_add_test(backends, test_extra_is_set_read_and_zeroed_for_a_fresh_backend);
 	suite_add_tcase(s, backends);

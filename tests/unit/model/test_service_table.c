@@ -171,6 +171,13 @@ START_TEST(test_apply_keeps_ids_and_retires)
 	test_set_stats(&m, id13, 0, 1);
 	service_table_reap_retired(&t);
 	ck_assert(is_retired(&t, id13));
+	/* And one sent a GOAWAY, not closed yet (out of live, still open). */
+	memset(&st, 0, sizeof(st));
+	st.draining = 1;
+	ck_assert_int_eq(bpf_map_update_elem(test_map_fd(&m, "backend_stats"), &id13, &st, BPF_ANY),
+			 0);
+	service_table_reap_retired(&t);
+	ck_assert(is_retired(&t, id13));
 	/* A backend added meanwhile does not get the retired id. */
 	apply1(&t, VIP "=static:10.244.1.11:8080,10.244.1.12:8080,10.244.1.14:8080,"
 		       "10.244.1.15:8080");

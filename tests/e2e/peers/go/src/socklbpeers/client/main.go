@@ -31,6 +31,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
@@ -159,6 +160,15 @@ func clientPort(peer string) *int {
 
 var badReplyOnce sync.Once
 
+// The first few failed calls' errors go to stderr: the records keep only codes.
+var errorsShown int32
+
+func noteError(err error) {
+	if atomic.AddInt32(&errorsShown, 1) <= 5 {
+		fmt.Fprintf(os.Stderr, "load_client: call failed: %v\n", err)
+	}
+}
+
 func oneCall(cc *grpc.ClientConn, body []byte, o options, callOpts []grpc.CallOption) record {
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(),
@@ -170,6 +180,7 @@ func oneCall(cc *grpc.ClientConn, body []byte, o options, callOpts []grpc.CallOp
 	r := record{start: seconds(start), end: seconds(end)}
 	if err != nil {
 		r.status = codeName(status.Code(err))
+		noteError(err)
 		return r
 	}
 	var reply struct {
