@@ -42,20 +42,37 @@ UNIT_SRCS  := $(sort $(shell find tests/unit -name '*.c'))
 UNIT_OBJS  := $(patsubst tests/unit/%.c,$(BUILD)/unit/%.o,$(UNIT_SRCS))
 BPFT_SRCS  := $(sort $(wildcard tests/bpf/*.c))
 BPFT_OBJS  := $(patsubst tests/bpf/%.c,$(BUILD)/bpftest/%.o,$(BPFT_SRCS))
+# libFuzzer harnesses (tests/fuzz/fuzz_*.c), each linked against every module
+# but main.c, compiled by clang with the fuzzer's coverage and ASan + UBSan.
+FUZZ_SRCS  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_NAMES := $(patsubst tests/fuzz/%.c,%,$(FUZZ_SRCS))
+FUZZ_BINS  := $(addprefix $(BUILD)/fuzz/,$(FUZZ_NAMES))
+FUZZ_LIB   := $(patsubst user/%.c,$(BUILD)/fuzz/obj/%.o,$(filter-out user/main.c,$(USER_SRCS)))
+FUZZ_SAN   := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_CFLAGS = -O1 -g $(CWARN) $(DEPFLAGS) -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser -I$(BUILD) \
+              -DSOCKLB_VERSION='"$(VERSION)"' $(shell pkg-config --cflags $(PKGS)) $(FUZZ_SAN)
+# `make fuzz` fuzzes each harness this long; `make test` (fuzz-test) 60 s in CI, 15 s here.
+FUZZ_SECONDS ?= 60
+ifeq ($(CI),true)
+FUZZ_TEST_SECONDS ?= 60
+else
+FUZZ_TEST_SECONDS ?= 15
+endif
 # Bench-only BPF objects (the minimal connect hook socklb is measured against).
 BENCH_BPF  := $(patsubst tests/bench/bpf/%.bpf.c,$(BUILD)/bench/%.bpf.o,$(wildcard tests/bench/bpf/*.bpf.c))
 
 .DELETE_ON_ERROR:
 .SECONDARY:
 .PHONY: all deps test unit-test bpf-test e2e-test deploy-test bench-test demo bench bench-quick \
-        san clean help format
+        san clean help format fuzz fuzz-build fuzz-test
 all: $(BUILD)/socklb
 
 help:
 	@echo "make              build bpf objects, skeletons and $(BUILD)/socklb"
 	@echo "make deps         install every Debian package needed to build, test and demo"
 	@echo "make demo         build, then show calls per pod without and with socklb"
-	@echo "make test         every test: unit-test, bpf-test, e2e-test, deploy-test, bench-test"
+	@echo "make test         every test: unit-test, fuzz-test, bpf-test, e2e-test, deploy-test,"
+	@echo "                  bench-test"
 	@echo "make unit-test    Check unit tests (ASan + UBSan)"
 	@echo "make bpf-test     program-level tests of the BPF programs on real sockets (root)"
 	@echo "make e2e-test     end-to-end tests with real gRPC peers in network namespaces"
@@ -64,6 +81,9 @@ help:
 	@echo "make bench        the full benchmark: results/ gets results.json, .md and plots"
 	@echo "make bench-quick  the benchmark's quick mode alone"
 	@echo "make san          $(BUILD)/socklb-san: the agent built with ASan + UBSan"
+	@echo "make fuzz         build the libFuzzer harnesses ($(BUILD)/fuzz/) and run each for"
+	@echo "                  FUZZ_SECONDS (60) on a copy of its corpus; fails on any finding"
+	@echo "make fuzz-test    the same for 15 s each (60 s with CI=true), part of make test"
 	@echo "make format       clang-format every C file"
 	@echo "make clean        remove $(BUILD)/"
 	@echo "V=1 shows every command"
@@ -116,6 +136,21 @@ $(BUILD)/bpftest/%.o: tests/bpf/%.c | $(SKELS)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(USER_CFLAGS) $(SAN) -Itests/bpf -c $< -o $@
 
+$(BUILD)/fuzz/obj/%.o: user/%.c | $(SKELS)
+	$(call msg,CC-FUZZ,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+# An archive: each harness pulls in only the modules it reaches.
+$(BUILD)/fuzz/libsocklb.a: $(FUZZ_LIB)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(BUILD)/fuzz/libsocklb.a
+	$(call msg,FUZZ,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -Itests/fuzz -fsanitize=fuzzer $< $(BUILD)/fuzz/libsocklb.a \
+		$(USER_LIBS) -o $@
+
 $(BUILD)/socklb: $(USER_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(USER_LIBS) -o $@
@@ -159,7 +194,15 @@ tests/deploy/node_modules: tests/deploy/package-lock.json
 bench-test: $(BUILD)/socklb $(BENCH_BPF)
 	$(PYTHON) tests/e2e/runner.py tests/bench/test_bench_quick.py
 
-test: unit-test bpf-test e2e-test deploy-test bench-test
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: $(FUZZ_BINS)
+	tests/fuzz/run.sh $(FUZZ_SECONDS) $(BUILD)/fuzz $(FUZZ_NAMES)
+
+fuzz-test: $(FUZZ_BINS)
+	tests/fuzz/run.sh $(FUZZ_TEST_SECONDS) $(BUILD)/fuzz $(FUZZ_NAMES)
+
+test: unit-test fuzz-test bpf-test e2e-test deploy-test bench-test
 
 demo: $(BUILD)/socklb
 	$(PYTHON) tests/e2e/demo.py
