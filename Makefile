@@ -64,7 +64,7 @@ BENCH_BPF  := $(patsubst tests/bench/bpf/%.bpf.c,$(BUILD)/bench/%.bpf.o,$(wildca
 .DELETE_ON_ERROR:
 .SECONDARY:
 .PHONY: all deps test unit-test bpf-test e2e-test deploy-test bench-test demo bench bench-quick \
-        san clean help format fuzz fuzz-build fuzz-test
+        san clean help format fuzz fuzz-build fuzz-test e2e-san-test e2e-valgrind-test
 all: $(BUILD)/socklb
 
 help:
@@ -76,6 +76,9 @@ help:
 	@echo "make unit-test    Check unit tests (ASan + UBSan)"
 	@echo "make bpf-test     program-level tests of the BPF programs on real sockets (root)"
 	@echo "make e2e-test     end-to-end tests with real gRPC peers in network namespaces"
+	@echo "make e2e-san-test e2e tests (core, k8s, dns, rebalance, metrics) with the agent built"
+	@echo "                  with ASan + UBSan: any sanitizer or leak report fails the test"
+	@echo "make e2e-valgrind-test  test_core.py with the agent under valgrind (memcheck, leaks)"
 	@echo "make deploy-test  render deploy/ offline and validate it against the Kubernetes schemas"
 	@echo "make bench-test   the benchmark harness in its quick mode (every mode gives figures)"
 	@echo "make bench        the full benchmark: results/ gets results.json, .md and plots"
@@ -180,6 +183,27 @@ bpf-test: $(BUILD)/bpf_tests
 
 e2e-test: $(BUILD)/socklb
 	$(PYTHON) tests/e2e/runner.py tests/e2e/test_*.py
+
+# The agent under test runs as SOCKLB_AGENT (under SOCKLB_AGENT_WRAPPER); each
+# checker logs into SOCKLB_REPORT_DIR, and a report fails the test that was
+# running (tests/e2e/reports.py).  Sanitizers stop at the first report, and
+# LeakSanitizer runs when the agent exits on SIGTERM.
+E2E_SAN_TESTS := $(addprefix tests/e2e/,test_core.py test_k8s.py test_dns.py test_rebalance.py \
+                   test_metrics.py)
+REPORTS     = $(abspath $(BUILD))/e2e-reports
+e2e-san-test: $(BUILD)/socklb $(BUILD)/socklb-san
+	@rm -rf $(REPORTS)/san && mkdir -p $(REPORTS)/san
+	SOCKLB_AGENT=$(abspath $(BUILD))/socklb-san SOCKLB_REPORT_DIR=$(REPORTS)/san \
+	ASAN_OPTIONS=halt_on_error=1:exitcode=66:detect_leaks=1:log_path=$(REPORTS)/san/asan \
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:exitcode=66:log_path=$(REPORTS)/san/ubsan \
+	$(PYTHON) tests/e2e/runner.py $(E2E_SAN_TESTS)
+
+# valgrind makes the agent 20-50 times slower: what waits for it waits 10 times longer.
+VALGRIND    = valgrind --error-exitcode=99 --leak-check=full --log-file=$(REPORTS)/valgrind/valgrind.%p
+e2e-valgrind-test: $(BUILD)/socklb
+	@rm -rf $(REPORTS)/valgrind && mkdir -p $(REPORTS)/valgrind
+	SOCKLB_AGENT_WRAPPER="$(VALGRIND)" SOCKLB_TIMEOUT_SCALE=10 \
+	SOCKLB_REPORT_DIR=$(REPORTS)/valgrind $(PYTHON) tests/e2e/runner.py tests/e2e/test_core.py
 
 # Renders deploy/ offline and validates it against the Kubernetes schemas.
 deploy-test: $(BUILD)/socklb tests/deploy/node_modules

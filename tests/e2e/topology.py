@@ -42,7 +42,9 @@ CLIENT = str(PEERS_DIR / "grpc_client.py")
 
 IFNAMSIZ = 15
 CMD_TIMEOUT = 10.0  # any single `ip` command
-TERM_GRACE = 3.0  # SIGTERM -> SIGKILL
+# SIGTERM -> SIGKILL; longer when the agent runs under valgrind (SOCKLB_TIMEOUT_SCALE,
+# see socklb_agent.py): its exit, leak check included, must not be cut short.
+TERM_GRACE = 3.0 * float(os.environ.get("SOCKLB_TIMEOUT_SCALE", "1"))
 KILL_WAIT = 2.0
 CGROUP_RMDIR_WAIT = 3.0
 
