@@ -110,8 +110,10 @@ class Agent:
             time.sleep(0.05)
 
     def reload(self):
+        """SIGHUP, then waits until the agent has applied the file ("reloaded",
+        logged after the maps are written) or refused it ("reload failed")."""
         self.proc.send_signal(signal.SIGHUP)
-        wait_for_line(self.proc, r"msg=\"?reload", 10)
+        wait_for_line(self.proc, r"msg=\"?reload", 10 * TIMEOUT_SCALE)
 
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)
