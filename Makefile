@@ -199,7 +199,9 @@ e2e-san-test: $(BUILD)/socklb $(BUILD)/socklb-san
 	$(PYTHON) tests/e2e/runner.py $(E2E_SAN_TESTS)
 
 # valgrind makes the agent 20-50 times slower: what waits for it waits 10 times longer.
-VALGRIND    = valgrind --error-exitcode=99 --leak-check=full --log-file=$(REPORTS)/valgrind/valgrind.%p
+# valgrind.supp: false reports of valgrind's own bpf(2) wrapper, nothing of ours.
+VALGRIND    = valgrind --error-exitcode=99 --leak-check=full --suppressions=tests/e2e/valgrind.supp \
+              --log-file=$(REPORTS)/valgrind/valgrind.%p
 e2e-valgrind-test: $(BUILD)/socklb
 	@rm -rf $(REPORTS)/valgrind && mkdir -p $(REPORTS)/valgrind
 	SOCKLB_AGENT_WRAPPER="$(VALGRIND)" SOCKLB_TIMEOUT_SCALE=10 \
