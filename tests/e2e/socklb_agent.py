@@ -111,9 +111,13 @@ class Agent:
 
     def reload(self):
         """SIGHUP, then waits until the agent has applied the file ("reloaded",
-        logged after the maps are written) or refused it ("reload failed")."""
+        logged after the maps are written) or refused it ("reload failed").
+        Returns the lines it logged meanwhile (sources stopped, started)."""
+        reader = _reader(self.proc)
+        seen = len(reader.lines)
         self.proc.send_signal(signal.SIGHUP)
         wait_for_line(self.proc, r"msg=\"?reload", 10 * TIMEOUT_SCALE)
+        return reader.lines[seen:]
 
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)
