@@ -241,7 +241,7 @@ bench-quick: $(BUILD)/socklb $(BENCH_BPF)
 	$(PYTHON) tests/bench/bench.py --quick $(BENCH_ARGS)
 
 format:
-	clang-format -i $$(find bpf include user tests/unit tests/bpf -name '*.[ch]')
+	clang-format -i $$(find bpf include user tests/unit tests/bpf tests/fuzz -name '*.[ch]')
 
 clean:
 	rm -rf $(BUILD)

@@ -74,25 +74,14 @@ static inline void fuzz_k8s_backends(const struct k8s_slice_set *set)
 	}
 }
 
-/* As k8s_target_watch.c's slices_object: DELETED by name, else parse and put. */
+/* As k8s_target_watch.c's slices_object does, with the slice set's own function. */
 static inline void fuzz_k8s_slice_event(struct k8s_slice_set *set, enum k8s_event_type type,
 					json_object *obj)
 {
-	struct k8s_slice slice;
-	const char *name;
 	char err[512];
 
-	if (type == K8S_EVENT_DELETED) {
-		name = k8s_get_str(obj, "metadata.name");
-		if (name)
-			k8s_slice_set_delete(set, name);
-		return;
-	}
-	if (k8s_slice_parse(obj, &slice, err, sizeof(err)))
-		return;
-	FUZZ_ASSERT(slice.n_ready + slice.n_not_ready <= 1u << 24);
-	if (k8s_slice_set_put(set, &slice))
-		k8s_slice_free(&slice);
+	if (k8s_slice_set_event(set, type == K8S_EVENT_DELETED, obj, err, sizeof(err)))
+		FUZZ_ASSERT(err[0] != '\0');
 }
 
 /* An object as a watch or list hands it over: both kinds of parse, into set. */

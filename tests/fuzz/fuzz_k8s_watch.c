@@ -26,7 +26,8 @@ static void take_lines(struct watch_run *run, struct k8s_line_buf *b)
 	while ((line = k8s_line_buf_next(b, &len))) {
 		enum k8s_line_result r;
 
-		FUZZ_ASSERT(strlen(line) <= len); /* NUL-terminated at len (or before: a NUL byte) */
+		FUZZ_ASSERT(strlen(line) <=
+			    len); /* NUL-terminated at len (or before: a NUL byte) */
 		err[0] = '\0';
 		r = k8s_watch_line(&run->st, line, len, fuzz_k8s_object, &run->set, err,
 				   sizeof(err));

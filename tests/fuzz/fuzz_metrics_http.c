@@ -36,8 +36,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	if (route == METRICS_ROUTE_METRICS || route == METRICS_ROUTE_HEALTHZ)
 		FUZZ_ASSERT(!strcmp(method, "GET") || !strcmp(method, "HEAD"));
 	*upload_size = 0; /* a body (any method) is read and dropped */
-	resp = MHD_create_response_from_buffer(sizeof(body) - 1, (void *)body,
-					       MHD_RESPMEM_PERSISTENT);
+	resp =
+	    MHD_create_response_from_buffer(sizeof(body) - 1, (void *)body, MHD_RESPMEM_PERSISTENT);
 	if (!resp)
 		return MHD_NO;
 	ret = MHD_queue_response(conn, route == METRICS_ROUTE_NOT_FOUND ? 404 : 200, resp);

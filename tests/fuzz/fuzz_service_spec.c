@@ -13,8 +13,8 @@ static void check_round_trip(const struct endpoint *ep)
 	char text[ENDPOINT_STR_LEN], err[256];
 	struct endpoint again;
 
-	FUZZ_ASSERT(endpoint_parse(endpoint_str(ep, text, sizeof(text)), &again, err,
-				   sizeof(err)) == 0);
+	FUZZ_ASSERT(
+	    endpoint_parse(endpoint_str(ep, text, sizeof(text)), &again, err, sizeof(err)) == 0);
 	FUZZ_ASSERT(endpoint_equal(ep, &again));
 }
 

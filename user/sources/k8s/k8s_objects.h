@@ -98,6 +98,13 @@ struct k8s_slice_set {
 int k8s_slice_set_put(struct k8s_slice_set *set, struct k8s_slice *slice);
 /* Removes the slice of that name; false if there was none. */
 bool k8s_slice_set_delete(struct k8s_slice_set *set, const char *name);
+/*
+ * One list item or watch event for the set: deleted removes the slice of
+ * obj's name, anything else parses obj and adds or replaces it.  -EINVAL
+ * (err says why) if obj is not an EndpointSlice, -ENOMEM.
+ */
+int k8s_slice_set_event(struct k8s_slice_set *set, bool deleted, json_object *obj, char *err,
+			size_t errlen);
 void k8s_slice_set_clear(struct k8s_slice_set *set);
 
 /*

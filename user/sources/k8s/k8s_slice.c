@@ -151,6 +151,29 @@ bool k8s_slice_set_delete(struct k8s_slice_set *set, const char *name)
 	return true;
 }
 
+int k8s_slice_set_event(struct k8s_slice_set *set, bool deleted, json_object *obj, char *err,
+			size_t errlen)
+{
+	struct k8s_slice slice;
+	const char *name;
+
+	if (deleted) {
+		/* A deletion needs only the name: the rest may be stale. */
+		name = k8s_get_str(obj, "metadata.name");
+		if (name)
+			k8s_slice_set_delete(set, name);
+		return 0;
+	}
+	if (k8s_slice_parse(obj, &slice, err, errlen))
+		return -EINVAL;
+	if (k8s_slice_set_put(set, &slice)) {
+		k8s_slice_free(&slice);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 void k8s_slice_set_clear(struct k8s_slice_set *set)
 {
 	for (size_t i = 0; i < set->n; i++)

@@ -92,25 +92,14 @@ static void slices_reset(void *owner)
 static void slices_object(void *owner, enum k8s_event_type type, json_object *obj)
 {
 	struct k8s_target *t = owner;
-	struct k8s_slice slice;
-	const char *name;
 	char err[256];
+	int ret = k8s_slice_set_event(&t->slices, type == K8S_EVENT_DELETED, obj, err, sizeof(err));
 
-	if (type == K8S_EVENT_DELETED) {
-		name = k8s_get_str(obj, "metadata.name");
-		if (name)
-			k8s_slice_set_delete(&t->slices, name);
-		return;
-	}
-	if (k8s_slice_parse(obj, &slice, err, sizeof(err))) {
+	if (ret == -ENOMEM)
+		log_error("msg=\"out of memory for an EndpointSlice\" source=%s", log_q(t->source));
+	else if (ret)
 		log_warn("msg=\"k8s: ignoring an EndpointSlice\" source=%s error=%s",
 			 log_q(t->source), log_q(err));
-		return;
-	}
-	if (k8s_slice_set_put(&t->slices, &slice)) {
-		log_error("msg=\"out of memory for an EndpointSlice\" source=%s", log_q(t->source));
-		k8s_slice_free(&slice);
-	}
 }
 
 static void slices_synced(void *owner)
