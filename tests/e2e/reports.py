@@ -9,8 +9,9 @@ file per process, so a report counts even when the agent's own stderr is
 gone (killed, or its pipe closed at cleanup).  The runner takes them after
 every test: any sanitizer report, and any valgrind log whose summary is not
 "0 errors" (or that has no summary: the agent did not exit by itself),
-fails the test that was running.  Without SOCKLB_REPORT_DIR nothing is
-checked.
+fails the test that was running, and so does an agent that cleanup had to
+kill (it did not exit on SIGTERM: LeakSanitizer never ran).  Without
+SOCKLB_REPORT_DIR nothing is checked.
 """
 
 import os
@@ -20,8 +21,20 @@ TAKEN = ".taken"
 SAN_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error")
 
 
+def note_killed(proc, grace):
+    """Records that the agent proc had to be killed at cleanup: it did not
+    exit within grace seconds of SIGTERM, so its leak check never ran."""
+    d = os.environ.get("SOCKLB_REPORT_DIR")
+    if d and os.path.isdir(d):
+        Path(d, f"killed.{proc.pid}").write_text(
+            f"agent pid {proc.pid} ({' '.join(proc.args)[:300]}) still ran {grace} s after "
+            "SIGTERM and was killed: no leak check, no valgrind summary\n")
+
+
 def _finding(path, text):
     """Why the file is a finding, or None."""
+    if path.name.startswith("killed."):
+        return "the agent did not exit on SIGTERM"
     if path.name.startswith("valgrind."):
         if "ERROR SUMMARY: 0 errors" in text:
             return None

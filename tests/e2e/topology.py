@@ -35,6 +35,8 @@ import threading
 import time
 from pathlib import Path
 
+import reports
+
 PYTHON = "/usr/bin/python3"  # Debian's python, the one with python3-grpcio
 PEERS_DIR = Path(__file__).resolve().parent / "peers"
 GREETER = str(PEERS_DIR / "greeter_server.py")
@@ -323,6 +325,8 @@ class Topology:
             _signal_group(p, signal.SIGTERM)
         _wait_all(live, TERM_GRACE)
         for p in live:
+            if p.poll() is None and getattr(p, "label", "") == "agent":
+                reports.note_killed(p, TERM_GRACE)
             _signal_group(p, signal.SIGKILL)  # also reaps stray children
         _wait_all(live, KILL_WAIT)
         for p in self.procs:
