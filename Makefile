@@ -15,7 +15,7 @@ CFLAGS     ?= -O2 -g
 DEPFLAGS    = -MMD -MP
 USER_CFLAGS = $(CFLAGS) $(USER_CWARN) $(DEPFLAGS) -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser \
               -I$(BUILD) -DSOCKLB_VERSION='"$(VERSION)"' $(shell pkg-config --cflags $(PKGS))
-USER_LIBS   = $(shell pkg-config --libs $(PKGS))
+USER_LIBS   = $(shell pkg-config --libs $(PKGS)) -lm
 BPF_CFLAGS  = -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) $(CWARN) $(DEPFLAGS) -Iinclude -Ibpf \
               -I$(BUILD)
 # Unit tests and the sanitizer build of the agent: AddressSanitizer and UBSan.
@@ -63,8 +63,9 @@ BENCH_BPF  := $(patsubst tests/bench/bpf/%.bpf.c,$(BUILD)/bench/%.bpf.o,$(wildca
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all deps test unit-test bpf-test e2e-test deploy-test bench-test demo bench bench-quick \
-        san clean help format fuzz fuzz-build fuzz-test e2e-san-test e2e-valgrind-test
+.PHONY: all deps test unit-test bpf-test e2e-test deploy-test container-test bench-test demo \
+        bench bench-quick san clean help format fuzz fuzz-build fuzz-test e2e-san-test \
+        e2e-valgrind-test
 all: $(BUILD)/socklb
 
 help:
@@ -72,7 +73,7 @@ help:
 	@echo "make deps         install every Debian package needed to build, test and demo"
 	@echo "make demo         build, then show calls per pod without and with socklb"
 	@echo "make test         every test: unit-test, fuzz-test, bpf-test, e2e-test, e2e-san-test,"
-	@echo "                  deploy-test, bench-test"
+	@echo "                  deploy-test, container-test, bench-test"
 	@echo "make unit-test    Check unit tests (ASan + UBSan)"
 	@echo "make bpf-test     program-level tests of the BPF programs on real sockets (root)"
 	@echo "make e2e-test     end-to-end tests with real gRPC peers in network namespaces"
@@ -81,6 +82,7 @@ help:
 	@echo "                  part of make test"
 	@echo "make e2e-valgrind-test  test_core.py with the agent under valgrind (memcheck, leaks)"
 	@echo "make deploy-test  render deploy/ offline and validate it against the Kubernetes schemas"
+	@echo "make container-test  build the image (podman) and run it under the DaemonSet's context"
 	@echo "make bench-test   the benchmark harness in its quick mode (every mode gives figures)"
 	@echo "make bench        the full benchmark: results/ gets results.json, .md and plots"
 	@echo "make bench-quick  the benchmark's quick mode alone"
@@ -217,6 +219,11 @@ tests/deploy/node_modules: tests/deploy/package-lock.json
 	tests/deploy/install.sh
 	@touch $@
 
+# The image built with podman from a local debootstrap base, run under the
+# DaemonSet's securityContext, then without each capability it adds.
+container-test: $(BUILD)/socklb
+	$(PYTHON) tests/e2e/runner.py --timeout 1500 tests/container/test_container.py
+
 # The benchmark harness in its quick mode: every mode must produce figures.
 bench-test: $(BUILD)/socklb $(BENCH_BPF)
 	$(PYTHON) tests/e2e/runner.py tests/bench/test_bench_quick.py
@@ -231,7 +238,7 @@ fuzz-test: $(FUZZ_BINS)
 
 # About 13 min here on 2 cores (fuzz-test 3, e2e-san-test 3 of them); with CI=true
 # fuzz-test takes 10.5 min instead of 3.
-test: unit-test fuzz-test bpf-test e2e-test e2e-san-test deploy-test bench-test
+test: unit-test fuzz-test bpf-test e2e-test e2e-san-test deploy-test container-test bench-test
 
 demo: $(BUILD)/socklb
 	$(PYTHON) tests/e2e/demo.py

@@ -18,6 +18,8 @@
  *   handoff        per CPU, socket cookie & 15 -> the connect hook's choice, taken
  *                                                 over by sockops when the SYN leaves
  *   end_budgets    backend id (array index)    -> connections the agent wants ended
+ *   backend_extra  backend id (array index)    -> connections other nodes hold on it
+ *                                                 (cluster view, projected by the plan)
  *   end_stats      end reason (array index)    -> connections ended, per reason
  *   dp_stats       per CPU, reason             -> data path events and refusals
  *
@@ -90,6 +92,9 @@ struct socklb_config {
 	__u64 idle_quiet_ns; /* no data either way for this long: idle */
 	__u64 max_age_ns;    /* 0: no max age */
 	__u64 drain_deadline_ns; /* a connection to move is ended anyway after this */
+	/* 1: least-conn adds backend_extra (other nodes' connections) to each load */
+	__u32 cluster_view;
+	__u32 reserved;
 };
 
 /* Address in network byte order; IPv4 uses ip4 and leaves the rest zero. */

@@ -8,7 +8,8 @@ PACKAGES="
   libbpf-dev bpftool libelf-dev zlib1g-dev libjson-c-dev libc-ares-dev libmicrohttpd-dev libcurl4-openssl-dev
   check libsubunit-dev valgrind
   iproute2 iptables python3 python3-grpcio dnsmasq-base python3-yaml
-  nginx gnuplot-nox
+  nginx gnuplot-nox curl
+  podman crun debootstrap golang-go
 "
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -96,6 +96,22 @@ struct {
 	__type(value, struct socklb_end_budget);
 } end_budgets SEC(".maps");
 
+/*
+ * Written by the agent only, from the cluster view: the connections the other
+ * nodes hold on each backend, after the moves the cluster plan gives them.
+ * A node's maps count only its own connections; least-conn adds these so a
+ * connect goes where the cluster, not the node, is lightest.  Nothing here is
+ * state: an agent rebuilds it from the API, so one adopting the pins of an
+ * older agent without this map creates it.
+ */
+struct {
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SOCKLB_DEFAULT_MAX_BACKENDS);
+	__type(key, __u32);
+	__type(value, __u32);
+} backend_extra SEC(".maps");
+
 struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 	__uint(type, BPF_MAP_TYPE_ARRAY);

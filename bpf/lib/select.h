@@ -29,12 +29,27 @@ static __always_inline __u32 set_member(const struct socklb_service *svc, __u32 
 	return id ? *id : SOCKLB_BACKEND_ID_NONE;
 }
 
-/* Connections a backend has or is about to have: the least-conn load. */
+/*
+ * Connections a backend has or is about to have: the least-conn load.  With
+ * the cluster view on, also those the other nodes hold on it (one array read,
+ * compiled out otherwise): this node's own counts are exact and instant, the
+ * others' as they last published them.
+ */
 static __always_inline __u64 backend_load(__u32 backend_id)
 {
 	struct socklb_backend_stats *st = backend_stats_of(backend_id);
+	__u64 load;
+	__u32 *extra;
 
-	return st ? st->live + st->connecting : ~0ULL;
+	if (!st)
+		return ~0ULL;
+	load = st->live + st->connecting;
+	if (socklb_cfg.cluster_view) {
+		extra = bpf_map_lookup_elem(&backend_extra, &backend_id);
+		if (extra)
+			load += *extra;
+	}
+	return load;
 }
 
 /*

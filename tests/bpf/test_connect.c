@@ -81,6 +81,57 @@ START_TEST(test_least_conn_exact_over_an_inline_set)
 }
 END_TEST
 
+/* Connects to VIP n times; how many went to each of backend ids 1..3 (live counts). */
+static void connect_n(struct fixture *f, int *fds, int n, __u64 live[3])
+{
+	for (int i = 0; i < n; i++) {
+		fds[i] = fixture_connect(VIP);
+		ck_assert_msg(fds[i] >= 0, "connect %d: %s", i, strerror(-fds[i]));
+	}
+	for (__u32 id = 1; id <= 3; id++)
+		live[id - 1] = stats(f, id).live;
+}
+
+/*
+ * With the cluster view on, least-conn adds the other nodes' connections
+ * (backend_extra): 6 connects onto backends the other nodes hold 0, 5 and 3
+ * of leave the second alone and end with the first and last at 4 and 5 (or
+ * 5 and 4: ties go either way).  With it off (the load-time setting), the
+ * extras are not even read: 2 each.
+ */
+START_TEST(test_least_conn_adds_the_other_nodes_connections)
+{
+	struct socklb_config cfg = {.policy = SOCKLB_POLICY_LEAST_CONN, .cluster_view = 1};
+	struct fixture f;
+	int fds[6];
+	__u64 live[3];
+
+	REQUIRE_FIXTURE(&f, &cfg);
+	fixture_listeners(&f, 3);
+	fixture_service(&f, VIP, 0, 3, 1);
+	ck_assert_int_eq(lb_maps_set_extra(&f.loader.maps, 2, 5), 0);
+	ck_assert_int_eq(lb_maps_set_extra(&f.loader.maps, 3, 3), 0);
+	connect_n(&f, fds, 6, live);
+	ck_assert_msg(live[1] == 0 &&
+			  ((live[0] == 4 && live[2] == 2) || (live[0] == 5 && live[2] == 1)),
+		      "live %llu, %llu, %llu", (unsigned long long)live[0],
+		      (unsigned long long)live[1], (unsigned long long)live[2]);
+	close_and_settle(&f, fds, 6, 3);
+	fixture_stop(&f);
+
+	cfg.cluster_view = 0;
+	REQUIRE_FIXTURE(&f, &cfg);
+	fixture_listeners(&f, 3);
+	fixture_service(&f, VIP, 0, 3, 1);
+	ck_assert_int_eq(lb_maps_set_extra(&f.loader.maps, 2, 5), 0);
+	ck_assert_int_eq(lb_maps_set_extra(&f.loader.maps, 3, 3), 0);
+	connect_n(&f, fds, 6, live);
+	ck_assert(live[0] == 2 && live[1] == 2 && live[2] == 2);
+	close_and_settle(&f, fds, 6, 3);
+	fixture_stop(&f);
+}
+END_TEST
+
 START_TEST(test_two_choices_over_a_large_set)
 {
 	enum { N = 20, CONNS = 200 };
@@ -220,6 +271,7 @@ Suite *bpf_connect_suite(void)
 
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_least_conn_exact_over_an_inline_set);
+	tcase_add_test(tc, test_least_conn_adds_the_other_nodes_connections);
 	tcase_add_test(tc, test_two_choices_over_a_large_set);
 	tcase_add_test(tc, test_refusals_are_counted_by_reason);
 	tcase_add_test(tc, test_getpeername_shows_the_vip);

@@ -7,12 +7,15 @@
 // stdout: one JSON line per object: {"ref": "apps/v1 DaemonSet ns/name",
 //   "ok": true|false, "errors": ["/spec/...: message", ...]}.
 // Exit status: 0 when every object is valid, 1 when any is not (or has no
-// schema: this project uses no custom resources), 2 on bad input.
+// schema), 2 on bad input.
 //
 // Schemas: the package kubernetes-models (4.3.x, generated from Kubernetes
 // v1.27.1's OpenAPI spec, enums restored) registers each definition with
 // @kubernetes-models/validate's register(); we collect them from there and
-// compile them with our own Ajv. Like kubeconform -strict, every object schema
+// compile them with our own Ajv. A CustomResourceDefinition among the input
+// objects (validated itself as apiextensions.k8s.io/v1) also gives the schema
+// of its resources: every served version's openAPIV3Schema validates the input
+// objects of that group, version and kind. Like kubeconform -strict, every object schema
 // that lists its properties and says nothing of others gets
 // additionalProperties: false, so a misspelt or misplaced field (which the
 // API server would drop or reject) is an error here too.
@@ -29,6 +32,11 @@ const machineryDir = path.dirname(
 const validatePkg = require(
   require.resolve("@kubernetes-models/validate", { paths: [modelsDir] }));
 
+// kubernetes-models drops every "description" from the OpenAPI spec, and with
+// them the one JSONSchemaProps (a CRD's schema) has as a field; the API server
+// takes it (`kubectl explain` shows it): put it back.
+const JSON_SCHEMA_PROPS = "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.JSONSchemaProps";
+
 function collectSchemas() {
   const schemas = new Map();
   validatePkg.register = (id, schema) => { schemas.set(id, schema); };
@@ -37,6 +45,9 @@ function collectSchemas() {
       if (f.endsWith(".js")) require(path.join(dir, f)).addSchema();
     }
   }
+  const props = schemas.get(JSON_SCHEMA_PROPS);
+  if (props && props.properties && !props.properties.description)
+    props.properties.description = { type: "string", nullable: true };
   return schemas;
 }
 
@@ -96,6 +107,22 @@ function messages(errors) {
     });
 }
 
+// The schemas of the custom resources that CRDs among the objects define.
+function addCrdSchemas(ajv, byGvk, objects) {
+  for (const crd of objects) {
+    if (!crd || crd.apiVersion !== "apiextensions.k8s.io/v1" ||
+        crd.kind !== "CustomResourceDefinition" || !crd.spec) continue;
+    for (const v of crd.spec.versions || []) {
+      const schema = v.schema && v.schema.openAPIV3Schema;
+      if (!v.served || !schema) continue;
+      const gvk = `${crd.spec.group}/${v.name} ${crd.spec.names.kind}`;
+      const id = `crd:${gvk}`;
+      ajv.addSchema(strict(schema), id);
+      byGvk.set(gvk, id);
+    }
+  }
+}
+
 function main() {
   let objects;
   try {
@@ -106,6 +133,7 @@ function main() {
     return 2;
   }
   const { ajv, byGvk } = buildValidator();
+  addCrdSchemas(ajv, byGvk, objects);
   let bad = 0;
   for (const obj of objects) {
     const md = (obj && obj.metadata) || {};

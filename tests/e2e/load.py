@@ -21,13 +21,15 @@ START, END, CHANNEL, POD, STATUS, PORT = range(6)
 def start_load(hosts, target, cgroup, channels, rate, duration, deadline=5.0, api="aio"):
     """One load_client per host, `channels` channels each; returns procs once
     every channel has connected and made its first call.  api: "aio" (an
-    always-polling client, as grpc-go and grpc-java are) or "sync"."""
+    always-polling client, as grpc-go and grpc-java are) or "sync".
+    cgroup: one for every host, or a list of one per host (simulated nodes)."""
     procs = []
-    for host in hosts:
+    cgroups = cgroup if isinstance(cgroup, (list, tuple)) else [cgroup] * len(hosts)
+    for host, cg in zip(hosts, cgroups):
         argv = [PYTHON, LOAD_CLIENT, "--target", target, "--channels", channels,
                 "--rate", rate, "--duration", duration, "--deadline", deadline,
                 "--api", api]
-        procs.append(host.popen(argv, cgroup=cgroup))
+        procs.append(host.popen(argv, cgroup=cg))
     for proc in procs:
         wait_for_line(proc, r"^STARTED", duration)
     return procs

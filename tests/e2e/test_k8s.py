@@ -11,183 +11,22 @@ and checks the maps (`socklb status --json`) after each step, with real
 gRPC calls.  Nothing leaves the test namespaces.
 """
 
-import copy
-import json
 import os
-import queue
 import subprocess
-import threading
 import time
-from pathlib import Path
 
+from fake_api import (API_IP, API_URL, NAME, FakeApi, fixture, make_certs, service_obj,
+                      slice_obj, write_token)
 from socklb_agent import addresses, service, wait_service, Agent, agent_argv, drain, log_time, next_pin_path, run_socklb, TIMEOUT_SCALE
-from topology import (PEERS_DIR, PYTHON, Topology, client_round, getpeername,
+from topology import (Topology, client_round, getpeername,
                       run_grpc_client, start_holding_client, start_pods, wait_for_line)
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "k8s"
-FAKE_API = str(PEERS_DIR / "fake_kube_apiserver.py")
-API_IP = "10.244.1.60"
-API_URL = f"https://{API_IP}:6443"
 NODE_IP = "10.244.1.2"
 CLIENT_IP = "10.244.1.100"
-NAME = "sample-service-grpc"
 SPEC = f"k8s:default/{NAME}:grpc"
 VIP = "10.96.0.10:8080"
 VIP6 = "[fd00:96::10]:8080"
 VIP_METRICS = "10.96.0.10:9090"
-
-
-# ------------------------------------------------------------ certificates
-
-def openssl(*args, cwd):
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=30)
-
-
-def make_ca(d, name):
-    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-            "-nodes", "-keyout", f"{name}.key", "-out", f"{name}.crt", "-days", "1",
-            "-subj", f"/CN={name}", "-addext", "basicConstraints=critical,CA:TRUE",
-            "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=d)
-    return os.path.join(d, f"{name}.crt")
-
-
-def make_certs(workdir):
-    """A CA, the API server's certificate for IP:API_IP signed by it, and a
-    second CA that did not sign it.  Returns a dict of paths."""
-    d = os.path.join(workdir, "pki")
-    os.makedirs(d, exist_ok=True)
-    ca = make_ca(d, "test-cluster-ca")
-    other = make_ca(d, "some-other-ca")
-    with open(os.path.join(d, "ext.cnf"), "w") as f:
-        f.write(f"subjectAltName=IP:{API_IP}\nextendedKeyUsage=serverAuth\n"
-                "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n")
-    openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-            "-keyout", "apiserver.key", "-out", "apiserver.csr", "-subj", "/CN=kube-apiserver",
-            cwd=d)
-    openssl("x509", "-req", "-in", "apiserver.csr", "-CA", "test-cluster-ca.crt",
-            "-CAkey", "test-cluster-ca.key", "-CAcreateserial", "-out", "apiserver.crt",
-            "-days", "1", "-extfile", "ext.cnf", cwd=d)
-    return {"ca": ca, "other_ca": other, "cert": os.path.join(d, "apiserver.crt"),
-            "key": os.path.join(d, "apiserver.key")}
-
-
-def write_token(path, token):
-    """Replaced whole, as the kubelet rotates a projected token."""
-    with open(path + ".tmp", "w") as f:
-        f.write(token + "\n")
-    os.rename(path + ".tmp", path)
-
-
-# ---------------------------------------------------------- fake API server
-
-class FakeApi:
-    """The fake API server in `host`, driven through its stdin."""
-
-    def __init__(self, topo, host, certs, start_rv=1000, tokens=None):
-        self.topo, self.host = topo, host
-        argv = [PYTHON, FAKE_API, "--listen", f"{host.ip}:6443", "--cert", certs["cert"],
-                "--key", certs["key"], "--fixtures", str(FIXTURES), "--start-rv", str(start_rv)]
-        if tokens:
-            argv += ["--tokens", ",".join(tokens)]
-        self.proc = host.popen(argv)
-        self.replies = queue.Queue()
-        self.log = []
-        self.lock = threading.Lock()
-        self.ready = threading.Event()
-        threading.Thread(target=self._pump, daemon=True).start()
-        assert self.ready.wait(15), "fake API server did not start"
-
-    def _pump(self):
-        try:
-            for line in self.proc.stdout:
-                msg = json.loads(line)
-                if msg["kind"] == "ready":
-                    self.ready.set()
-                elif msg["kind"] == "reply":
-                    self.replies.put(msg)
-                else:
-                    with self.lock:
-                        self.log.append(msg)
-        except (OSError, ValueError):
-            pass
-
-    def cmd(self, op, **kw):
-        self.proc.stdin.write(json.dumps({"op": op, **kw}) + "\n")
-        self.proc.stdin.flush()
-        reply = self.replies.get(timeout=10)
-        assert "error" not in reply, reply
-        return reply
-
-    def put(self, resource, obj):
-        return self.cmd("put", resource=resource, object=obj)
-
-    def delete(self, resource, name, namespace="default"):
-        return self.cmd("delete", resource=resource, name=name, namespace=namespace)
-
-    def entries(self, kind=None, since=0.0):
-        with self.lock:
-            return [m for m in self.log if (kind is None or m["kind"] == kind) and m["t"] >= since]
-
-    def wait_entry(self, pred, timeout, kind=None, since=0.0):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            hits = [m for m in self.entries(kind, since) if pred(m)]
-            if hits:
-                return hits
-            time.sleep(0.05)
-        return []
-
-    def sent_time(self, rv):
-        """Wall-clock time the server started writing the event with that
-        resourceVersion to a watch."""
-        hits = self.wait_entry(lambda m: m["rv"] == rv, 5, kind="sent")
-        assert hits, f"event rv={rv} was never sent to a watch"
-        return hits[0]["t_start"]
-
-    def stop(self):
-        self.topo.stop(self.proc)
-
-
-# ------------------------------------------------------------------ objects
-
-def fixture(name):
-    return json.loads((FIXTURES / name).read_text())
-
-
-def service_obj(name=NAME, cluster_ips=("10.96.0.10", "fd00:96::10"), annotated=None,
-                ports=None):
-    svc = fixture("service-sample-service-grpc.json")
-    svc["metadata"]["name"] = name
-    svc["spec"]["clusterIPs"] = list(cluster_ips)
-    svc["spec"]["clusterIP"] = cluster_ips[0]
-    svc["spec"]["ipFamilies"] = ["IPv6" if ":" in ip else "IPv4" for ip in cluster_ips]
-    if len(cluster_ips) == 1:
-        svc["spec"]["ipFamilyPolicy"] = "SingleStack"
-    if annotated is not None:
-        svc["metadata"]["annotations"]["socklb.io/enabled"] = annotated
-    if ports is not None:
-        svc["spec"]["ports"] = ports
-    return svc
-
-
-def slice_obj(pods, family=4, name=None, service=NAME, not_ready=(), ready_missing=()):
-    """An EndpointSlice of `service` with one endpoint per pod (recorded shape)."""
-    s = fixture(f"endpointslice-sample-service-grpc-ipv{family}.json")
-    s["metadata"]["name"] = name or f"{service}-ipv{family}"
-    s["metadata"]["labels"]["kubernetes.io/service-name"] = service
-    s["metadata"]["ownerReferences"][0]["name"] = service
-    template = s["endpoints"][0]
-    s["endpoints"] = []
-    for pod in pods:
-        e = copy.deepcopy(template)
-        e["addresses"] = [pod.host.ip if family == 4 else pod.host.ip6]
-        e["targetRef"]["name"] = f"{service}-6d5f7c9b8-{pod.name}"
-        ready = pod not in not_ready
-        e["conditions"] = {"ready": ready, "serving": ready, "terminating": False}
-        if pod in ready_missing:
-            del e["conditions"]["ready"]
-        s["endpoints"].append(e)
-    return s
 
 
 # -------------------------------------------------------------------- setup
@@ -252,8 +91,18 @@ def calls_reach(client, cg, vip, pods, channels):
     return out
 
 
+SOURCE_PATHS = ("/services", "/endpointslices")
+
+
+def source_requests(api, since=0.0):
+    """The k8s: source's own requests (Services and EndpointSlices), not the
+    cluster view's (SocklbNode objects, the agent's Node: test_cluster.py)."""
+    return [r for r in api.entries("request", since=since) if r["path"].endswith(SOURCE_PATHS)]
+
+
 def k8s_state_lines(agent):
-    return [x for x in drain(agent.proc) if 'msg="k8s state"' in x]
+    """The watches' state lines (the API's health: one line per watch and change)."""
+    return [x for x in drain(agent.proc) if 'msg="k8s watch state"' in x]
 
 
 # -------------------------------------------------------------------- tests
@@ -285,13 +134,29 @@ def test_service_and_endpointslices_follow_the_watch():
         calls_reach(client, cg, VIP6, [p1, p2], 4)
         held, out = start_holding_client(client, VIP, cgroup=cg, channels=2)
         assert out["ok"] == 2, out
-        # The agent listed, then watched from the list's resourceVersion.
-        reqs = api.entries("request")
-        watches = [r for r in reqs if r["watch"] and "endpointslices" in r["path"]]
-        assert watches and watches[0]["query"]["resourceVersion"] == "1003", reqs
-        assert watches[0]["query"]["allowWatchBookmarks"] == "true", watches[0]
-        assert watches[0]["query"]["labelSelector"] == f"kubernetes.io/service-name={NAME}"
+        # One list (in pages) and one watch per resource for the whole cluster,
+        # from the list's resourceVersion: nothing per Service.
+        reqs = source_requests(api)
+        lists = [r for r in reqs if not r["watch"]]
+        watches = [r for r in reqs if r["watch"]]
+        assert sorted(r["path"] for r in lists) == [
+            "/api/v1/services", "/apis/discovery.k8s.io/v1/endpointslices"], lists
+        assert all(r["query"]["limit"] == "500" for r in lists), lists
+        assert sorted(r["path"] for r in watches) == [
+            "/api/v1/services", "/apis/discovery.k8s.io/v1/endpointslices"], watches
+        assert all(r["query"]["resourceVersion"] == "1003" for r in watches), watches
+        assert all(r["query"]["allowWatchBookmarks"] == "true" for r in watches), watches
+        assert not any("labelSelector" in r["query"] or "fieldSelector" in r["query"]
+                       for r in reqs), reqs
         assert all(r["token"] == "token-one" for r in reqs), reqs
+        # The cluster view beside it: one list and one watch of every node's
+        # SocklbNode, its own Node looked up once, its own object created once.
+        view = [(r["method"], r["path"], r["watch"]) for r in api.entries("request")
+                if r not in reqs]
+        nodes, host = "/apis/socklb.io/v1alpha1/socklbnodes", os.uname().nodename.lower()
+        assert sorted(view) == sorted([("GET", nodes, False), ("GET", nodes, True),
+                                       ("GET", f"/api/v1/nodes/{host}", False),
+                                       ("POST", nodes, False)]), view
 
         # MODIFIED: pod 3 becomes ready.
         r = api.put("endpointslices", slice_obj([p1, p2, p3], 4))
@@ -313,25 +178,23 @@ def test_service_and_endpointslices_follow_the_watch():
         event_to_map(api, agent, r, VIP6, {p2.addr6, p4.addr6}, "MODIFIED (IPv6 slice)")
         assert client_round(held)["ok"] == 2
 
-        # BOOKMARK, then the connection drops mid-event: the watch resumes from
-        # the bookmark's resourceVersion, and the backends stay meanwhile.
+        # BOOKMARK, then the connection drops mid-event after the watch was
+        # healthy: a cut, not a failure.  The watch resumes at once from the
+        # bookmark's resourceVersion; the backends and the state stay.
         bm = api.cmd("bookmark")
         assert api.wait_entry(lambda m: m["type"] == "BOOKMARK", 5, kind="sent")
+        drain(agent.proc)
         dropped = time.time()
         api.cmd("drop")
-        svc = wait_service(agent, VIP, lambda s: s["source_state"] == "failing", 5)
-        assert svc["last_error"]["error"] == "connection-lost", svc
-        assert addresses(svc) == {p1.addr, p3.addr}, svc
         rewatch = api.wait_entry(lambda m: m["watch"] and "endpointslices" in m["path"], 5,
                                  kind="request", since=dropped)
         assert rewatch and rewatch[0]["query"]["resourceVersion"] == bm["rv"], rewatch
-        # Reconnected after the first backoff step (1 s).
-        assert 0.8 < rewatch[0]["t"] - dropped < 2.5, rewatch[0]["t"] - dropped
-        svc = wait_service(agent, VIP, lambda s: s["source_state"] == "ok", 5)
-        assert svc["source_state"] == "ok", svc
-        lines = k8s_state_lines(agent)
-        assert any("state=failing error=connection-lost" in x for x in lines), lines
-        assert any("from=failing state=ok" in x for x in lines), lines
+        assert rewatch[0]["t"] - dropped < 0.5, rewatch[0]["t"] - dropped
+        svc = service(agent, VIP)
+        assert svc["source_state"] == "ok" and addresses(svc) == {p1.addr, p3.addr}, svc
+        assert not [x for x in drain(agent.proc, 0.5) if "state=failing" in x]
+        print(f"  k8s watch cut: resumed after {(rewatch[0]['t'] - dropped) * 1000:.0f} ms "
+              f"from resourceVersion {bm['rv']}, state stayed ok", flush=True)
         r = api.put("endpointslices", slice_obj([p1, p2, p3], 4))
         event_to_map(api, agent, r, VIP, {p1.addr, p2.addr, p3.addr}, "MODIFIED (after drop)")
 
@@ -434,8 +297,10 @@ def test_outage_keeps_backends_stalled_watch_reconnects_relist_after_restart():
         assert svc["last_error"]["error"] in ("connect-failed", "connection-lost"), svc
         calls_reach(client, cg, VIP, pods, 6)
         lines = k8s_state_lines(agent)
-        # One line for the change of state, not one per retry.
-        assert len(lines) == 1 and "state=failing" in lines[0], lines
+        # One line per watch for the change of state, not one per retry.
+        assert len(lines) == 3 and all("state=failing" in x for x in lines), lines
+        assert sorted(x.split("watch=")[1].split()[0].strip('"') for x in lines) == [
+            "endpointslices", "services", "socklbnodes"], lines
 
         # A new API server (its store restored at a later resourceVersion,
         # compacted): the watch's resourceVersion is too old -> 410 -> list.
@@ -737,8 +602,8 @@ def test_in_cluster_config_from_the_environment_and_the_service_account():
             svc = wait_service(agent, VIP, lambda s: addresses(s) == want, 10)
             assert addresses(svc) == want and svc["source_kind"] == "k8s", svc
             reqs = api.entries("request")
-            assert reqs and all(m["token"] == "service-account-token" and m["status"] == 200
-                                for m in reqs), reqs
+            assert reqs and all(m["token"] == "service-account-token" for m in reqs), reqs
+            assert all(m["status"] == 200 for m in source_requests(api)), reqs
             calls_reach(client, cg, VIP, pods, 4)
             assert agent.stop() == 0
         finally:
@@ -776,3 +641,97 @@ def test_bad_k8s_inputs_give_one_clear_message():
             assert res.returncode == 64, (args, res.returncode, res.stderr)
             assert text in res.stderr, (args, res.stderr)
             assert not os.path.exists(pin), args
+
+
+def test_rbac_per_namespace_with_k8s_namespace():
+    with Topology("slbkube") as topo:
+        pods, api_host, node, client, cg, certs, token = setup(topo, 2)
+        p1, p2 = pods
+        api = FakeApi(topo, api_host, certs)
+        api.put("services", service_obj(annotated="true"))
+        api.put("endpointslices", slice_obj(pods, 4))
+        other = service_obj("web", cluster_ips=("10.96.0.60",), annotated="true")
+        other["metadata"]["namespace"] = "other"
+        api.put("services", other)
+        api.cmd("rbac", namespaces=["default"])  # a RoleBinding in "default" only
+        # Cluster-wide watches are forbidden: the agent says so, per watch.
+        agent = start_agent(topo, cg, node, certs, token, services=[SPEC])
+        e = wait_until(lambda: [s for s in by_source(agent, SPEC) if s["last_error"]], 10)
+        assert e and e[0]["source_state"] == "failing", agent.status()
+        assert e[0]["last_error"]["error"] == "http-403", e
+        lines = [x for x in drain(agent.proc, 0.5) if 'msg="k8s watch state"' in x]
+        assert any("state=failing error=http-403" in x and "cannot list resource" in x
+                   for x in lines), lines
+        assert agent.stop() == 0
+        # --k8s-namespace default: one watch of each in that namespace; a spec
+        # of another namespace is refused with the fix; discovery stays inside.
+        second = time.time()
+        agent = start_agent(topo, cg, node, certs, token,
+                            services=[SPEC, "k8s:other/web:grpc"],
+                            extra=["--k8s-namespace", "default", "--k8s-discover"])
+        svc = wait_service(agent, VIP, lambda s: addresses(s) == {p1.addr, p2.addr}
+                           and s["source_state"] == "ok", 10)
+        assert svc and svc["source_state"] == "ok", agent.status()
+        calls_reach(client, cg, VIP, pods, 4)
+        e = wait_until(lambda: [s for s in by_source(agent, "k8s:other/web:grpc")
+                                if s["last_error"]], 5)
+        assert e and e[0]["source_state"] == "failing", agent.status()
+        assert "namespace other is not watched: add --k8s-namespace other" in \
+            e[0]["last_error"]["error"], e
+        assert service(agent, "10.96.0.60:8080") is None
+        reqs = source_requests(api, since=second)
+        assert reqs and all(m["status"] == 200 for m in reqs), reqs
+        assert sorted({m["path"] for m in reqs}) == [
+            "/api/v1/namespaces/default/services",
+            "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices"], reqs
+        assert agent.stop() == 0
+
+
+def slice_watch_gaps(api, since, n, timeout):
+    """Seconds between the first n endpointslices watch requests after since."""
+    hits = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        hits = [m for m in api.entries("request", since=since)
+                if m["watch"] and "endpointslices" in m["path"]]
+        if len(hits) >= n:
+            break
+        time.sleep(0.05)
+    assert len(hits) >= n, hits
+    times = [since] + [m["t"] for m in hits[:n]]
+    return [round(b - a, 2) for a, b in zip(times, times[1:])], hits[:n]
+
+
+def test_backoff_grows_in_an_outage_and_starts_over_after_a_healthy_period():
+    with Topology("slbkube") as topo:
+        pods, api_host, node, client, cg, certs, token = setup(topo, 2)
+        api = FakeApi(topo, api_host, certs)
+        api.put("services", service_obj())
+        api.put("endpointslices", slice_obj(pods, 4))
+        agent = start_agent(topo, cg, node, certs, token, services=[SPEC],
+                            extra=["--no-rebalance"])
+        want = {p.addr for p in pods}
+        assert addresses(wait_service(agent, VIP, lambda s: addresses(s) == want, 10)) == want
+        time.sleep(1.2)  # the watch has been healthy longer than a cut needs
+        # The watch is cut, and the API answers the next 3 watches with 503:
+        # resumed at once, then 1 s, 2 s, 4 s.
+        t0 = time.time()
+        api.cmd("fail", status=503, count=3, resource="endpointslices")
+        api.cmd("drop")
+        gaps, hits = slice_watch_gaps(api, t0, 4, 15)
+        assert [m["status"] for m in hits] == [503, 503, 503, 200], hits
+        assert gaps[0] < 0.5 and all(abs(g - w) < 0.4 for g, w in zip(gaps[1:], (1, 2, 4))), gaps
+        assert service(agent, VIP)["source_state"] == "ok" or \
+            wait_service(agent, VIP, lambda s: s["source_state"] == "ok", 3)
+        # Healthy for more than 10 s: the next outage starts from 1 s again.
+        time.sleep(11)
+        t1 = time.time()
+        api.cmd("fail", status=503, count=2, resource="endpointslices")
+        api.cmd("drop")
+        again, hits = slice_watch_gaps(api, t1, 3, 10)
+        assert [m["status"] for m in hits] == [503, 503, 200], hits
+        assert again[0] < 0.5 and abs(again[1] - 1) < 0.4 and abs(again[2] - 2) < 0.4, again
+        print(f"  k8s backoff: watch requests after a cut and 503s {gaps} s apart; after 11 s "
+              f"of health {again} s apart (started over)", flush=True)
+        assert addresses(service(agent, VIP)) == want
+        assert agent.stop() == 0

@@ -3,9 +3,10 @@
  * A watch stream: the bytes arrive in pieces (sizes from the first 8 bytes
  * of the input, cycled, as a network would cut them), k8s_line_buf cuts
  * them into lines and k8s_watch_line takes each, as k8s_api.c and
- * k8s_watcher.c do; objects go to the parsers, error texts through log_q as
- * they would be logged.  Whatever pieces it came in, the stream must give
- * the same lines: the harness checks that against a one-piece run.
+ * k8s_watcher.c do; objects go into the informers' caches (fuzz_k8s.h),
+ * error texts through log_q as they would be logged.  Whatever pieces it
+ * came in, the stream must give the same lines, events and caches: the
+ * harness checks that against a one-piece run.
  */
 #include "fuzz_k8s.h"
 #include "lib/log.h"
@@ -14,8 +15,8 @@
 
 struct watch_run {
 	struct k8s_watch_state st;
-	struct k8s_slice_set set;
-	size_t lines;
+	struct fuzz_k8s caches;
+	size_t lines, services, slices;
 };
 
 static void take_lines(struct watch_run *run, struct k8s_line_buf *b)
@@ -29,7 +30,7 @@ static void take_lines(struct watch_run *run, struct k8s_line_buf *b)
 		FUZZ_ASSERT(strlen(line) <=
 			    len); /* NUL-terminated at len (or before: a NUL byte) */
 		err[0] = '\0';
-		r = k8s_watch_line(&run->st, line, len, fuzz_k8s_object, &run->set, err,
+		r = k8s_watch_line(&run->st, line, len, fuzz_k8s_object, &run->caches, err,
 				   sizeof(err));
 		if (r == K8S_LINE_BAD || r == K8S_LINE_ERROR || r == K8S_LINE_GONE)
 			(void)log_q(err);
@@ -43,6 +44,7 @@ static void run_stream(struct watch_run *run, const uint8_t *data, size_t size,
 {
 	struct k8s_line_buf b = {0};
 
+	fuzz_k8s_init(&run->caches);
 	for (size_t at = 0, i = 0; at < size; i++) {
 		size_t n = sizes ? (size_t)sizes[i % PIECE_SIZES] + 1 : size;
 
@@ -54,8 +56,10 @@ static void run_stream(struct watch_run *run, const uint8_t *data, size_t size,
 	}
 	FUZZ_ASSERT(k8s_line_buf_pending(&b) <= size);
 	k8s_line_buf_free(&b);
-	fuzz_k8s_backends(&run->set);
-	k8s_slice_set_clear(&run->set);
+	fuzz_k8s_read(&run->caches);
+	run->services = k8s_cache_count(&run->caches.services);
+	run->slices = k8s_cache_count(&run->caches.slices);
+	fuzz_k8s_free(&run->caches);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -73,5 +77,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_ASSERT(pieces.lines == whole.lines);
 	FUZZ_ASSERT(pieces.st.events == whole.st.events);
 	FUZZ_ASSERT(!strcmp(pieces.st.rv, whole.st.rv));
+	FUZZ_ASSERT(pieces.services == whole.services && pieces.slices == whole.slices);
 	return 0;
 }

@@ -131,3 +131,39 @@ struct socklb_backend test_read_backend(const struct lb_maps *maps, __u32 id)
 	ck_assert_int_eq(bpf_map_lookup_elem(test_map_fd(maps, "backends"), &id, &be), 0);
 	return be;
 }
+
+#define FIXTURES "tests/fixtures/k8s"
+
+char *test_read_fixture(const char *name, size_t *len)
+{
+	const char *dir = getenv("SOCKLB_K8S_FIXTURES") ? getenv("SOCKLB_K8S_FIXTURES") : FIXTURES;
+	char path[1024];
+	FILE *f;
+	char *buf;
+	long size;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "r");
+	ck_assert_msg(f, "cannot open fixture %s (run from the repository root)", path);
+	fseek(f, 0, SEEK_END);
+	size = ftell(f);
+	rewind(f);
+	buf = malloc((size_t)size + 1);
+	ck_assert_ptr_nonnull(buf);
+	ck_assert_uint_eq(fread(buf, 1, (size_t)size, f), (size_t)size);
+	buf[size] = '\0';
+	fclose(f);
+	if (len)
+		*len = (size_t)size;
+	return buf;
+}
+
+json_object *test_fixture_json(const char *name)
+{
+	char *text = test_read_fixture(name, NULL);
+	json_object *obj = json_tokener_parse(text);
+
+	ck_assert_msg(obj, "fixture %s is not JSON", name);
+	free(text);
+	return obj;
+}

@@ -4,6 +4,7 @@
 #define SOCKLB_UNIT_HELPERS_H
 
 #include <check.h>
+#include <json-c/json.h>
 #include <stdbool.h>
 #include <string.h>
 
@@ -21,6 +22,14 @@ struct endpoint ep(const char *text);
 void spec(const char *text, struct service_spec *out);
 /* Builds a spec list from texts, failing the test on any error. */
 void spec_list(struct service_spec_list *list, const char *const *texts, size_t n);
+
+/*
+ * A file of tests/fixtures/k8s (the tests run from the repository root, as
+ * `make unit-test` does, or SOCKLB_K8S_FIXTURES names the directory):
+ * its text (free it; *len its length if len is not NULL), or parsed.
+ */
+char *test_read_fixture(const char *name, size_t *len);
+json_object *test_fixture_json(const char *name);
 
 #define TEST_MAX_SERVICES 16
 #define TEST_MAX_BACKENDS 63

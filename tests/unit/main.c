@@ -16,6 +16,7 @@ int main(void)
 	srunner_add_suite(sr, datapath_maps_suite());
 	srunner_add_suite(sr, service_table_suite());
 	srunner_add_suite(sr, rebalance_plan_suite());
+	srunner_add_suite(sr, time_fair_suite());
 	srunner_add_suite(sr, vip_index_suite());
 	srunner_add_suite(sr, source_dns_suite());
 	srunner_add_suite(sr, source_k8s_suite());
@@ -24,6 +25,9 @@ int main(void)
 	srunner_add_suite(sr, log_suite());
 	srunner_add_suite(sr, array_suite());
 	srunner_add_suite(sr, cluster_plan_suite());
+	srunner_add_suite(sr, cluster_project_suite());
+	srunner_add_suite(sr, cluster_report_suite());
+	srunner_add_suite(sr, cluster_publish_policy_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

@@ -21,5 +21,9 @@ Suite *event_loop_suite(void);
 Suite *log_suite(void);
 Suite *array_suite(void);
 Suite *cluster_plan_suite(void);
+Suite *time_fair_suite(void);
+Suite *cluster_project_suite(void);
+Suite *cluster_report_suite(void);
+Suite *cluster_publish_policy_suite(void);
 
 #endif

@@ -4,6 +4,8 @@
 #include "agent/agent_sources.h"
 #include "agent/config_file.h"
 #include "datapath/loader.h"
+#include "datapath/preflight.h"
+#include "lib/util.h"
 #include "lib/clock.h"
 #include "lib/event_loop.h"
 #include "lib/log.h"
@@ -34,7 +36,16 @@ struct agent {
 	struct loop_timer tick;
 	size_t n_draining; /* retired backends at the last tick, for the state file */
 	bool started;	   /* the programs were attached */
+	struct missing_privilege missing[4]; /* capabilities it runs without */
+	size_t n_missing;
 };
+
+/* The rebalancer plans k8s: services on cluster-wide counts once there is a cluster view. */
+static void attach_cluster(struct agent *a)
+{
+	if (a->rebalancing)
+		rebalancer_set_cluster(&a->rebalancer, agent_sources_cluster(a->sources));
+}
 
 static void reload(struct agent *a)
 {
@@ -53,6 +64,7 @@ static void reload(struct agent *a)
 	}
 	service_table_apply(&a->table, &specs);
 	agent_sources_apply(a->sources, &specs);
+	attach_cluster(a); /* a k8s: spec may have started it */
 	/* After the apply: whoever waits for this line then sees the new services. */
 	log_info("msg=reloaded config=%s services=%zu", log_q(a->cfg->config_path), specs.n);
 	service_spec_list_free(&specs);
@@ -137,7 +149,14 @@ static void start_rebalancer(struct agent *a)
 
 static int start_metrics(struct agent *a)
 {
-	struct metrics_ctx ctx = {&a->table, &a->loader.maps, a->sources};
+	struct metrics_ctx ctx = {
+	    .table = &a->table,
+	    .maps = &a->loader.maps,
+	    .sources = a->sources,
+	    .missing = a->missing,
+	    .n_missing = a->n_missing,
+	    .netns_denied = a->rebalancing ? &a->rebalancer.netns_denied : NULL,
+	};
 	char err[1024];
 
 	if (!a->cfg->metrics_addr)
@@ -159,7 +178,19 @@ static struct socklb_config datapath_config(const struct agent_config *cfg)
 	    .idle_quiet_ns = cfg->rebalance.quiet_ms * NS_PER_MS,
 	    .max_age_ns = cfg->rebalance.max_age_ms * NS_PER_MS,
 	    .drain_deadline_ns = cfg->rebalance.drain_deadline_ms * NS_PER_MS,
+	    .cluster_view = cfg->cluster.enabled,
 	};
+}
+
+/* What the agent can do without, said at start, in status and in the metrics. */
+static void note_missing_privileges(struct agent *a)
+{
+	size_t n = preflight_missing_privileges(a->missing, ARRAY_SIZE(a->missing));
+
+	a->n_missing = n < ARRAY_SIZE(a->missing) ? n : ARRAY_SIZE(a->missing);
+	for (size_t i = 0; i < a->n_missing; i++)
+		log_warn("msg=\"missing privilege\" capability=%s effect=%s",
+			 a->missing[i].capability, log_q(a->missing[i].effect));
 }
 
 static int start(struct agent *a, const struct service_spec_list *specs)
@@ -179,6 +210,7 @@ static int start(struct agent *a, const struct service_spec_list *specs)
 		log_error("msg=\"cannot set up the event loop\" error=%s", log_q(strerror(-ret)));
 		return ret;
 	}
+	note_missing_privileges(a);
 	ret = loader_start(&a->loader, &opts, err, sizeof(err));
 	if (ret) {
 		log_error("msg=%s", log_q(err));
@@ -193,14 +225,18 @@ static int start(struct agent *a, const struct service_spec_list *specs)
 			  log_q(a->cfg->pin_path));
 		return -EIO;
 	}
+	if (a->loader.adopted)
+		service_table_zero_extras(&a->table);
 	if (service_table_apply(&a->table, specs)) {
 		log_error("msg=\"cannot load the configured services (see above)\"");
 		return -EINVAL;
 	}
-	a->sources = agent_sources_start(a->loop, &a->table, a->cfg, specs);
+	a->sources =
+	    agent_sources_start(a->loop, &a->table, a->cfg, specs, a->missing, a->n_missing);
 	if (!a->sources)
 		return -ENOMEM;
 	start_rebalancer(a);
+	attach_cluster(a);
 	return start_metrics(a);
 }
 

@@ -8,6 +8,7 @@
 #include "sources/k8s/k8s_api.h"
 #include "rebalance/rebalancer.h"
 #include "model/service_spec.h"
+#include "cluster/cluster.h"
 
 struct agent_config {
 	char **service_args; /* --service VIP:PORT=SOURCE texts */
@@ -25,6 +26,7 @@ struct agent_config {
 	    dns_timing;		/* --dns-min-interval, --dns-max-interval, --dns-empty-grace */
 	const char *state_file; /* --state-file; NULL: the default path, "": none */
 	struct k8s_options k8s; /* --api-server, --token-file, --ca-file, --k8s-discover, ... */
+	struct cluster_options cluster; /* --no-cluster, --node-name, --publish-interval, ... */
 };
 
 /*

@@ -20,7 +20,17 @@ struct agent_sources;
  */
 struct agent_sources *agent_sources_start(struct event_loop *loop, struct service_table *table,
 					  const struct agent_config *cfg,
-					  const struct service_spec_list *specs);
+					  const struct service_spec_list *specs,
+					  const struct missing_privilege *missing,
+					  size_t n_missing);
+/* The k8s: source's informers and the cluster's (up to max into out); returns how many there are.
+ */
+size_t agent_sources_watches(const struct agent_sources *s, struct k8s_informer_health *out,
+			     size_t max);
+/* The cluster view (NULL without a k8s: source, or with --no-cluster). */
+struct cluster *agent_sources_cluster(const struct agent_sources *s);
+/* The k8s API client's counters (zero without a k8s: source). */
+void agent_sources_k8s_api(const struct agent_sources *s, struct k8s_api_stats *out);
 /* Call after each later service_table_apply (SIGHUP) with the same specs. */
 void agent_sources_apply(struct agent_sources *s, const struct service_spec_list *specs);
 /* Something status shows changed (e.g. a draining backend left): write the state file soon. */

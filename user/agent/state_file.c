@@ -83,8 +83,50 @@ static json_object *draining_json(const struct retired_backend *r)
 	return o;
 }
 
+static json_object *watch_json(const struct k8s_informer_health *h)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "resource", json_object_new_string(h->resource));
+	json_object_object_add(o, "namespace", json_object_new_string(h->ns));
+	json_object_object_add(o, "state",
+			       json_object_new_string(h->ok	 ? "ok"
+						      : h->error ? "failing"
+								 : "pending"));
+	json_object_object_add(o, "synced", json_object_new_boolean(h->synced));
+	json_object_object_add(o, "objects", json_object_new_int64((int64_t)h->objects));
+	json_object_object_add(o, "lists", json_object_new_int64((int64_t)h->lists));
+	json_object_object_add(o, "events", json_object_new_int64((int64_t)h->events));
+	json_object_object_add(o, "errors", json_object_new_int64((int64_t)h->errors));
+	json_object_object_add(o, "last_error", h->error ? json_object_new_string(h->error) : NULL);
+	json_object_object_add(o, "last_refresh", time_or_null(h->last_refresh));
+	return o;
+}
+
+static json_object *agent_json(const struct state_agent *a)
+{
+	json_object *o = json_object_new_object();
+	json_object *missing = json_object_new_array(), *watches = json_object_new_array();
+
+	for (size_t i = 0; a && i < a->n_missing; i++) {
+		json_object *m = json_object_new_object();
+
+		json_object_object_add(m, "capability",
+				       json_object_new_string(a->missing[i].capability));
+		json_object_object_add(m, "effect", json_object_new_string(a->missing[i].effect));
+		json_object_array_add(missing, m);
+	}
+	for (size_t i = 0; a && i < a->n_watches; i++)
+		json_object_array_add(watches, watch_json(&a->watches[i]));
+	json_object_object_add(o, "missing_privileges", missing);
+	json_object_object_add(o, "k8s_watches", watches);
+	if (a && a->cluster)
+		json_object_object_add(o, "cluster", json_object_get(a->cluster));
+	return o;
+}
+
 static json_object *state_json(const char *pin_path, const struct state_service *svcs, size_t n,
-			       const struct retired_backend *draining, size_t n_draining)
+			       const struct state_agent *agent)
 {
 	json_object *root = json_object_new_object();
 	json_object *list = json_object_new_array();
@@ -100,9 +142,10 @@ static json_object *state_json(const char *pin_path, const struct state_service 
 	for (size_t i = 0; i < n; i++)
 		json_object_array_add(list, service_json(&svcs[i]));
 	json_object_object_add(root, "services", list);
-	for (size_t i = 0; i < n_draining; i++)
-		json_object_array_add(drain, draining_json(&draining[i]));
+	for (size_t i = 0; agent && i < agent->n_draining; i++)
+		json_object_array_add(drain, draining_json(&agent->draining[i]));
 	json_object_object_add(root, "draining", drain);
+	json_object_object_add(root, "agent", agent_json(agent));
 	return root;
 }
 
@@ -135,10 +178,9 @@ static int write_all(int fd, const char *text)
 }
 
 int state_file_write(const char *path, const char *pin_path, const struct state_service *svcs,
-		     size_t n, const struct retired_backend *draining, size_t n_draining, char *err,
-		     size_t errlen)
+		     size_t n, const struct state_agent *agent, char *err, size_t errlen)
 {
-	json_object *root = state_json(pin_path, svcs, n, draining, n_draining);
+	json_object *root = state_json(pin_path, svcs, n, agent);
 	char tmp[4200];
 	int fd, ret = ensure_dir(path);
 

@@ -10,8 +10,10 @@
 #include <json-c/json.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include "datapath/preflight.h"
 #include "model/endpoint.h"
 #include "model/service_table.h"
+#include "sources/k8s/k8s_informer.h"
 
 #define STATE_FILE_DIR "/run/socklb"
 #define STATE_FILE_VERSION 1
@@ -30,6 +32,17 @@ struct state_service {
 	unsigned long long errors;    /* failed refreshes (for metrics) */
 };
 
+/* What the file says of the agent itself, beside its services. */
+struct state_agent {
+	const struct missing_privilege *missing; /* capabilities it runs without */
+	size_t n_missing;
+	const struct k8s_informer_health *watches; /* the k8s: source's informers */
+	size_t n_watches;
+	const struct retired_backend *draining; /* removed, connections still draining */
+	size_t n_draining;
+	json_object *cluster; /* the cluster view (cluster_state_json); NULL: none */
+};
+
 /* STATE_FILE_DIR "/<last component of pin_path>.json" */
 void state_file_default_path(const char *pin_path, char *buf, size_t buflen);
 /* The file to use: state_file (--state-file) if given, else the default for pin_path. */
@@ -39,11 +52,11 @@ int state_file_remove(const char *path, char *err, size_t errlen);
 
 /*
  * Writes the whole file (creating its directory if need be): the services,
- * and the backends removed from them whose connections still drain.
+ * and what agent says (may be NULL) of the agent and of the backends removed
+ * from their sets whose connections still drain.
  */
 int state_file_write(const char *path, const char *pin_path, const struct state_service *svcs,
-		     size_t n, const struct retired_backend *draining, size_t n_draining, char *err,
-		     size_t errlen);
+		     size_t n, const struct state_agent *agent, char *err, size_t errlen);
 
 /* The parsed file (json_object_put it), or NULL: absent (err empty) or unreadable. */
 json_object *state_file_read(const char *path, char *err, size_t errlen);

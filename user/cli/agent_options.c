@@ -9,6 +9,7 @@
 #include "lib/util.h"
 #include "agent/state_file.h"
 #include "sources/dns/dns_resolver.h"
+#include "sources/source.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -32,6 +33,8 @@
 #define D_DNS_MAX_INTERVAL "30s"
 #define D_DNS_EMPTY_GRACE "30s"
 #define D_K8S_WATCH_TIMEOUT "300s"
+#define D_PUBLISH_INTERVAL "1s"
+#define D_HEARTBEAT_INTERVAL "30s"
 #define D_LOG_LEVEL "info"
 
 /* Connections ended and not back by then are no longer expected (not an option). */
@@ -66,6 +69,11 @@ enum agent_option {
 	OPT_CA_FILE,
 	OPT_K8S_DISCOVER,
 	OPT_K8S_WATCH_TIMEOUT,
+	OPT_K8S_NAMESPACE,
+	OPT_NO_CLUSTER,
+	OPT_NODE_NAME,
+	OPT_PUBLISH_INTERVAL,
+	OPT_HEARTBEAT_INTERVAL,
 };
 
 /* Applied, in this order, before the user's options. */
@@ -87,10 +95,12 @@ static const struct {
     {OPT_DNS_MAX_INTERVAL, D_DNS_MAX_INTERVAL},
     {OPT_DNS_EMPTY_GRACE, D_DNS_EMPTY_GRACE},
     {OPT_K8S_WATCH_TIMEOUT, D_K8S_WATCH_TIMEOUT},
+    {OPT_PUBLISH_INTERVAL, D_PUBLISH_INTERVAL},
+    {OPT_HEARTBEAT_INTERVAL, D_HEARTBEAT_INTERVAL},
 };
 
 /* argp groups: a header without a group would start a new one. */
-enum option_group { G_GENERAL = 1, G_REBALANCE, G_DNS, G_K8S };
+enum option_group { G_GENERAL = 1, G_REBALANCE, G_DNS, G_K8S, G_CLUSTER };
 
 static const struct argp_option agent_options[] = {
     {NULL, 0, NULL, 0, "Services and where they are balanced:", G_GENERAL},
@@ -204,10 +214,35 @@ static const struct argp_option agent_options[] = {
      "Balance every ClusterIP Service annotated socklb.io/enabled: \"true\" (all "
      "namespaces, every TCP port)",
      G_K8S},
+    {"k8s-namespace", OPT_K8S_NAMESPACE, "NS", 0,
+     "Watch Services and EndpointSlices in this namespace only (repeatable), for RBAC "
+     "that grants them per namespace (default: one watch of each for the whole cluster)",
+     G_K8S},
     {"k8s-watch-timeout", OPT_K8S_WATCH_TIMEOUT, "DURATION", 0,
      "timeoutSeconds of each watch; one silent for twice this is reconnected "
      "(default " D_K8S_WATCH_TIMEOUT ")",
      G_K8S},
+
+    {NULL, 0, NULL, 0,
+     "Cluster-wide balance of k8s: services (every node's agent publishes its connections "
+     "per backend in a SocklbNode object and reads everyone's):",
+     G_CLUSTER},
+    {"no-cluster", OPT_NO_CLUSTER, NULL, 0,
+     "Balance k8s: services per node, as static: and dns: ones always are: publish and read "
+     "nothing (also the case without a Kubernetes API)",
+     G_CLUSTER},
+    {"node-name", OPT_NODE_NAME, "NAME", 0,
+     "This node's name: its SocklbNode object's, owner-referenced to the Node of that name "
+     "(default: $NODE_NAME, which the DaemonSet sets from spec.nodeName; else the host name)",
+     G_CLUSTER},
+    {"publish-interval", OPT_PUBLISH_INTERVAL, "DURATION", 0,
+     "Write this node's counts at most this often, and only when they changed "
+     "(default " D_PUBLISH_INTERVAL ")",
+     G_CLUSTER},
+    {"heartbeat-interval", OPT_HEARTBEAT_INTERVAL, "DURATION", 0,
+     "Write them at least this often, changed or not; a node silent for 3 of its intervals "
+     "counts as gone (default " D_HEARTBEAT_INTERVAL ")",
+     G_CLUSTER},
     {0},
 };
 
@@ -225,8 +260,13 @@ static const char agent_doc[] =
     "  Backends from a headless Service's DNS name:\n"
     "    socklb agent \\\n"
     "      --service 10.96.0.11:8080=dns:web.default.svc.cluster.local:8080\n"
-    "  As the DaemonSet runs it (annotated Services; restarts keep connections):\n"
+    "  As the DaemonSet runs it (annotated Services, balanced cluster-wide as node\n"
+    "  $NODE_NAME; restarts keep connections):\n"
     "    socklb agent --k8s-discover --persist --metrics-addr :9090\n"
+    "  The same, publishing counts at most every 2 s, a heartbeat every minute:\n"
+    "    socklb agent --k8s-discover --publish-interval 2s --heartbeat-interval 60s\n"
+    "  Each node balanced on its own (no SocklbNode objects written or read):\n"
+    "    socklb agent --k8s-discover --no-cluster\n"
     "  Detach and unpin what an agent left behind:\n"
     "    socklb agent --cleanup --pin-path /sys/fs/bpf/socklb\n";
 
@@ -305,6 +345,40 @@ static bool parse_rebalance_option(int key, char *arg, struct argp_state *state,
 	return true;
 }
 
+/* Options of the cluster view. */
+static bool parse_cluster_option(int key, char *arg, struct argp_state *state,
+				 struct cluster_options *c)
+{
+	switch (key) {
+	case OPT_NO_CLUSTER:
+		c->enabled = false;
+		break;
+	case OPT_NODE_NAME:
+		c->node_name = arg;
+		break;
+	case OPT_PUBLISH_INTERVAL:
+		c->publish_ms = cli_parse_duration_ms(state, "--publish-interval", arg);
+		if (c->publish_ms < 100)
+			argp_error(state, "--publish-interval: at least 100ms");
+		break;
+	case OPT_HEARTBEAT_INTERVAL:
+		c->heartbeat_ms = cli_parse_duration_ms(state, "--heartbeat-interval", arg);
+		break;
+	default:
+		return false;
+	}
+	return true;
+}
+
+/* A heartbeat more often than the counts may be written would be writes for nothing. */
+static void check_cluster_timing(struct argp_state *state, const struct cluster_options *c)
+{
+	if (c->heartbeat_ms < c->publish_ms)
+		argp_error(state,
+			   "--heartbeat-interval (%llums) is below --publish-interval (%llums)",
+			   c->heartbeat_ms, c->publish_ms);
+}
+
 /* Options of the dns: and k8s: sources. */
 static bool parse_source_option(int key, char *arg, struct argp_state *state,
 				struct agent_config *cfg)
@@ -338,6 +412,13 @@ static bool parse_source_option(int key, char *arg, struct argp_state *state,
 	case OPT_K8S_DISCOVER:
 		cfg->k8s.discover = true;
 		break;
+	case OPT_K8S_NAMESPACE:
+		if (k8s_label_check("--k8s-namespace", arg, strlen(arg), err, sizeof(err)))
+			argp_error(state, "%s", err);
+		if (cfg->k8s.n_namespaces == K8S_MAX_NAMESPACES)
+			argp_error(state, "--k8s-namespace: at most %d", K8S_MAX_NAMESPACES);
+		cfg->k8s.namespaces[cfg->k8s.n_namespaces++] = arg;
+		break;
 	case OPT_K8S_WATCH_TIMEOUT:
 		cfg->k8s.watch_timeout_ms =
 		    cli_parse_duration_ms(state, "--k8s-watch-timeout", arg);
@@ -358,6 +439,7 @@ static void apply_defaults(struct argp_state *state)
 	const char *env_level = getenv("SOCKLB_LOG_LEVEL");
 
 	args->cfg.rebalance.enabled = true;
+	args->cfg.cluster.enabled = true;
 	args->cfg.rebalance.pending_ttl_ms = PENDING_TTL_MS;
 	for (size_t i = 0; i < ARRAY_SIZE(defaults); i++)
 		parse_agent_option(defaults[i].key, (char *)defaults[i].value, state);
@@ -370,7 +452,8 @@ static error_t parse_agent_option(int key, char *arg, struct argp_state *state)
 	struct agent_config *cfg = &args->cfg;
 
 	if (parse_rebalance_option(key, arg, state, &cfg->rebalance) ||
-	    parse_source_option(key, arg, state, cfg))
+	    parse_source_option(key, arg, state, cfg) ||
+	    parse_cluster_option(key, arg, state, &cfg->cluster))
 		return 0;
 	switch (key) {
 	case ARGP_KEY_INIT:
@@ -422,6 +505,7 @@ static error_t parse_agent_option(int key, char *arg, struct argp_state *state)
 		break;
 	case ARGP_KEY_END:
 		check_dns_timing(state, &cfg->dns_timing);
+		check_cluster_timing(state, &cfg->cluster);
 		break;
 	case ARGP_KEY_ARG:
 		argp_error(state, "unexpected argument '%s'", arg);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* "socklb status": services, backends and counters, read from the pinned maps. */
 #include "cli/cli.h"
+#include "cli/status_cluster.h"
 #include "cli/status_datapath.h"
 #include "cli/status_sources.h"
 #include "lib/array.h"
@@ -164,11 +165,24 @@ static int read_services(const struct lb_maps *maps, json_object *state, struct 
 	return ret;
 }
 
+/* The connections of the whole cluster on b (this node's plus its peers'), if known. */
+static void print_cluster_count(json_object *state, const struct service_row *s,
+				const struct backend_row *b)
+{
+	long long peers = status_cluster_peers(state, &s->vip, &b->ep);
+
+	if (peers >= 0)
+		printf("  cluster=%llu", (unsigned long long)(b->stats.live + b->stats.connecting +
+							      (unsigned long long)peers));
+}
+
 static void print_text(const struct service_row *rows, size_t n, json_object *state,
 		       const struct status_datapath *dp)
 {
 	char vip[ENDPOINT_STR_LEN], be[ENDPOINT_STR_LEN];
 
+	status_sources_agent_text(state);
+	status_cluster_text(state);
 	if (n == 0 && !status_sources_any_unshown(state))
 		printf("no services\n");
 	for (size_t i = 0; i < n; i++) {
@@ -201,13 +215,15 @@ static void print_text(const struct service_row *rows, size_t n, json_object *st
 			if (dp->with_connections)
 				printf("  tracked=%zu",
 				       status_datapath_count(dp, b->id, SOCKLB_SOCK_ESTABLISHED));
+			print_cluster_count(state, s, b);
 			printf("\n");
 		}
 	}
 	status_sources_text_unshown(state);
 }
 
-static json_object *backend_json(const struct backend_row *b, const struct status_datapath *dp)
+static json_object *backend_json(const struct backend_row *b, const struct status_datapath *dp,
+				 json_object *state, const struct endpoint *vip)
 {
 	json_object *o = json_object_new_object();
 	char be[ENDPOINT_STR_LEN];
@@ -227,6 +243,7 @@ static json_object *backend_json(const struct backend_row *b, const struct statu
 			       json_object_new_int64((int64_t)b->stats.ended_graceful));
 	json_object_object_add(o, "ended_forced",
 			       json_object_new_int64((int64_t)b->stats.ended_forced));
+	status_cluster_backend_json(state, vip, &b->ep, b->stats.live + b->stats.connecting, o);
 	if (dp->with_connections) {
 		json_object_object_add(o, "tracked_live",
 				       json_object_new_int64((int64_t)status_datapath_count(
@@ -254,13 +271,15 @@ static void print_json(const struct lb_maps *maps, const struct service_row *row
 		json_object_object_add(s, "service_id",
 				       json_object_new_int64(rows[i].svc.service_id));
 		for (size_t j = 0; j < rows[i].n_backends; j++)
-			json_object_array_add(backends, backend_json(&rows[i].backends[j], dp));
+			json_object_array_add(
+			    backends, backend_json(&rows[i].backends[j], dp, state, &rows[i].vip));
 		json_object_object_add(s, "backends", backends);
 		status_sources_json(state, &rows[i].vip, s);
 		json_object_array_add(services, s);
 	}
 	status_sources_json_unshown(state, services);
 	json_object_object_add(root, "services", services);
+	status_sources_agent_json(state, root);
 	status_datapath_json(maps, dp, root);
 	printf("%s\n", json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY));
 	json_object_put(root);

@@ -242,3 +242,54 @@ void status_sources_json_unshown(json_object *state, json_object *services)
 		json_object_array_add(services, svc);
 	}
 }
+
+static json_object *agent_array(json_object *state, const char *key)
+{
+	json_object *agent, *list;
+
+	if (!state || !json_object_object_get_ex(state, "agent", &agent) ||
+	    !json_object_object_get_ex(agent, key, &list) ||
+	    !json_object_is_type(list, json_type_array))
+		return NULL;
+	return list;
+}
+
+static long long get_int(json_object *o, const char *key)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(o, key, &v) ? json_object_get_int64(v) : 0;
+}
+
+void status_sources_agent_text(json_object *state)
+{
+	json_object *missing = agent_array(state, "missing_privileges");
+	json_object *watches = agent_array(state, "k8s_watches");
+
+	for (size_t i = 0; missing && i < json_object_array_length(missing); i++) {
+		json_object *m = json_object_array_get_idx(missing, i);
+
+		printf("agent: %s missing: %s\n", get_str(m, "capability", "?"),
+		       get_str(m, "effect", "?"));
+	}
+	for (size_t i = 0; watches && i < json_object_array_length(watches); i++) {
+		json_object *w = json_object_array_get_idx(watches, i);
+		const char *ns = get_str(w, "namespace", "");
+
+		printf("k8s watch %s%s%s  state=%s  objects=%lld lists=%lld events=%lld "
+		       "errors=%lld%s%s\n",
+		       get_str(w, "resource", "?"), ns[0] ? " in " : " (all namespaces)", ns,
+		       get_str(w, "state", "?"), get_int(w, "objects"), get_int(w, "lists"),
+		       get_int(w, "events"), get_int(w, "errors"),
+		       get_str(w, "last_error", NULL) ? "  last error: " : "",
+		       get_str(w, "last_error", ""));
+	}
+}
+
+void status_sources_agent_json(json_object *state, json_object *root)
+{
+	json_object *agent;
+
+	if (state && json_object_object_get_ex(state, "agent", &agent))
+		json_object_object_add(root, "agent", json_object_get(agent));
+}

@@ -33,4 +33,8 @@ bool status_sources_any_unshown(json_object *state);
 void status_sources_text_unshown(json_object *state);
 void status_sources_json_unshown(json_object *state, json_object *services);
 
+/* The agent's own lines (missing privileges, k8s watches), or its "agent" JSON object. */
+void status_sources_agent_text(json_object *state);
+void status_sources_agent_json(json_object *state, json_object *root);
+
 #endif

@@ -5,44 +5,60 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Whether a comes before b: the larger value first, then the lower rank. */
+/* Whether a comes before b: the larger value first, then the lower index. */
 static bool before(__u64 va, __u64 ra, __u64 vb, __u64 rb)
 {
 	return va != vb ? va > vb : ra < rb;
 }
 
-void cluster_split(__u32 n, const __u32 *held, const __u64 *rank, size_t count, __u32 *share)
+static __u64 kept_below(const __u32 *held, size_t count, __u64 level)
 {
-	__u64 total = 0, given = 0;
+	__u64 sum = 0;
 
 	for (size_t i = 0; i < count; i++)
-		total += held[i];
-	if (n > total)
-		n = (__u32)total;
+		sum += held[i] < level ? held[i] : level;
+	return sum;
+}
+
+static int by_rank(const void *a, const void *b, void *rank_arg)
+{
+	const __u64 *rank = rank_arg;
+	__u64 x = rank[*(const size_t *)a], y = rank[*(const size_t *)b];
+
+	return x < y ? -1 : x > y;
+}
+
+void cluster_split(__u32 n, const __u32 *held, const __u64 *rank, size_t count, __u32 *share)
+{
+	__u64 total = kept_below(held, count, ~0ULL), keep, lo = 0, hi = 0, left;
+	size_t *above = calloc(count ? count : 1, sizeof(*above)), n_above = 0;
+
+	memset(share, 0, count * sizeof(*share));
+	if (!above)
+		return; /* moving nothing is always safe */
+	keep = n < total ? total - n : 0;
+	for (size_t i = 0; i < count; i++)
+		hi = held[i] > hi ? held[i] : hi;
+	/* The highest level whose connections below it all fit in keep. */
+	while (lo < hi) {
+		__u64 mid = lo + (hi - lo + 1) / 2;
+
+		if (kept_below(held, count, mid) <= keep)
+			lo = mid;
+		else
+			hi = mid - 1;
+	}
+	left = keep - kept_below(held, count, lo);
 	for (size_t i = 0; i < count; i++) {
-		share[i] = total ? (__u32)((__u64)n * held[i] / total) : 0;
-		given += share[i];
+		share[i] = held[i] > lo ? (__u32)(held[i] - lo) : 0;
+		if (held[i] > lo)
+			above[n_above++] = i;
 	}
-	/* The remainder, one each, to the largest fractional parts (then rank). */
-	while (given < n) {
-		size_t best = count;
-		__u64 best_frac = 0;
-
-		for (size_t i = 0; i < count; i++) {
-			__u64 frac = (__u64)n * held[i] % total;
-
-			if (share[i] >= held[i])
-				continue;
-			if (best == count || before(frac, rank[i], best_frac, rank[best])) {
-				best = i;
-				best_frac = frac;
-			}
-		}
-		if (best == count)
-			break;
-		share[best]++;
-		given++;
-	}
+	/* The rest of keep: one more each for the lowest ranks that hold more. */
+	qsort_r(above, n_above, sizeof(*above), by_rank, (void *)rank);
+	for (size_t k = 0; k < n_above && k < left; k++)
+		share[above[k]]--;
+	free(above);
 }
 
 static __u32 backend_total(const struct plan_input *in, size_t b)

@@ -18,7 +18,11 @@ struct plan_input {
 	size_t n_backends;
 	/* counts[node * n_backends + backend]: connections of node on backend */
 	const __u32 *counts;
-	/* A stable order of the nodes every node agrees on (e.g. a hash of the name). */
+	/*
+	 * A stable order of the nodes every node agrees on (e.g. a hash of the
+	 * name), all different; moves go to deficits in the nodes' index order,
+	 * so for every node to agree on them, index them in that order too.
+	 */
 	const __u64 *node_rank;
 };
 
@@ -40,8 +44,17 @@ size_t cluster_plan(const struct plan_input *in, __u32 *target, struct plan_move
 		    size_t max);
 
 /*
- * Splits n units over holders in proportion to held[] (largest remainder;
- * ties to the lower rank), never more than a holder holds.  share[] out.
+ * Splits the n connections to move off one backend over its holders:
+ * between them they keep the rest, an equal part each (never more than a
+ * holder holds; the remainder to the lower ranks), and each moves what it
+ * holds beyond its part (share[] out; ranks must differ).  Put another way:
+ * number every holder's connections 0, 1, ...; keep the lowest numbers, the
+ * lower rank first among equals.  So a node that has moved some of its share
+ * leaves every other node's share as it was: nodes that see each other's
+ * progress at different times never move the same excess twice.  (A split in
+ * proportion to what each holds cannot do that: once a node has moved x of
+ * e from h of H, the others' part of the rest, (e - x) / (H - x), is not
+ * their part of e / H.)
  */
 void cluster_split(__u32 n, const __u32 *held, const __u64 *rank, size_t count, __u32 *share);
 

@@ -30,7 +30,11 @@ static void unpin_maps(struct bpf_object *obj)
 	}
 }
 
-/* How many of obj's maps are pinned already, of how many it has. */
+/*
+ * How many of obj's maps are pinned already, of how many it has; maps the
+ * agent rebuilds (lb_maps_rebuilt) do not count: libbpf creates them if an
+ * older agent left none.
+ */
 static size_t count_pinned(struct bpf_object *obj, size_t *total)
 {
 	struct bpf_map *map;
@@ -41,7 +45,7 @@ static size_t count_pinned(struct bpf_object *obj, size_t *total)
 	{
 		const char *path = bpf_map__pin_path(map);
 
-		if (!path)
+		if (!path || lb_maps_rebuilt(bpf_map__name(map)))
 			continue;
 		(*total)++;
 		found += access(path, F_OK) == 0;

@@ -21,9 +21,14 @@ static __u32 size_of(const char *name, const struct lb_map_sizes *s)
 		return 2 * s->max_backends; /* two halves */
 	/* Arrays by backend id: id 0 means "none", so they hold one more entry. */
 	if (!strcmp(name, "backends") || !strcmp(name, "backend_stats") ||
-	    !strcmp(name, "end_budgets"))
+	    !strcmp(name, "end_budgets") || !strcmp(name, "backend_extra"))
 		return s->max_backends + 1;
 	return 0;
+}
+
+bool lb_maps_rebuilt(const char *name)
+{
+	return !strcmp(name, "backend_extra");
 }
 
 void lb_maps_set_sizes(struct bpf_object *obj, const struct lb_map_sizes *sizes)
@@ -65,6 +70,8 @@ int lb_maps_open_pinned(const char *pin_path, struct lb_maps *maps, char *err, s
 		if (!path)
 			continue; /* .rodata, .bss: the object's own, not shared */
 		fd = bpf_obj_get(path);
+		if (fd < 0 && errno == ENOENT && lb_maps_rebuilt(bpf_map__name(map)))
+			continue; /* an older agent's pins: reads of it fail, the rest works */
 		if (fd < 0) {
 			ret = -errno;
 			snprintf(err, errlen,
@@ -151,6 +158,8 @@ int lb_maps_write_backend(const struct lb_maps *maps, __u32 id, const struct end
 	be.service_id = service_id;
 	/* A reused id must not inherit its predecessor's counts or end requests. */
 	if (bpf_map_update_elem(FD(maps, backend_stats), &id, &zero, BPF_ANY))
+		return -errno;
+	if (lb_maps_set_extra(maps, id, 0))
 		return -errno;
 	if (bpf_map_update_elem(FD(maps, end_budgets), &id, &no_budget, BPF_ANY))
 		return -errno;
@@ -355,6 +364,16 @@ int lb_maps_set_end_budget(const struct lb_maps *maps, __u32 id,
 			   const struct socklb_end_budget *budget)
 {
 	return bpf_map_update_elem(FD(maps, end_budgets), &id, budget, BPF_ANY) ? -errno : 0;
+}
+
+int lb_maps_set_extra(const struct lb_maps *maps, __u32 id, __u32 extra)
+{
+	return bpf_map_update_elem(FD(maps, backend_extra), &id, &extra, BPF_ANY) ? -errno : 0;
+}
+
+int lb_maps_read_extra(const struct lb_maps *maps, __u32 id, __u32 *extra)
+{
+	return bpf_map_lookup_elem(FD(maps, backend_extra), &id, extra) ? -errno : 0;
 }
 
 /* ------------------------------------------------------- data path stats */

@@ -37,6 +37,13 @@ struct lb_map_sizes {
  */
 void lb_maps_set_sizes(struct bpf_object *obj, const struct lb_map_sizes *sizes);
 
+/*
+ * Whether map `name` holds nothing but what the agent rebuilds from its own
+ * sources (backend_extra): an agent adopting the pins of an older version
+ * that had no such map creates it, and `socklb status` reads the rest.
+ */
+bool lb_maps_rebuilt(const char *name);
+
 /* For `socklb status`: the maps an agent pinned under pin_path. */
 int lb_maps_open_pinned(const char *pin_path, struct lb_maps *maps, char *err, size_t errlen);
 /* For tests: fresh maps of these sizes, pinned nowhere, no program loaded. */
@@ -105,6 +112,9 @@ __u32 lb_maps_snapshot_stats(const struct lb_maps *maps, __u32 n, __u32 *keys_sc
 int lb_maps_read_end_stats(const struct lb_maps *maps, __u32 reason, struct socklb_end_stats *out);
 int lb_maps_set_end_budget(const struct lb_maps *maps, __u32 id,
 			   const struct socklb_end_budget *budget);
+/* The other nodes' connections on backend id, as least-conn adds them (cluster view). */
+int lb_maps_set_extra(const struct lb_maps *maps, __u32 id, __u32 extra);
+int lb_maps_read_extra(const struct lb_maps *maps, __u32 id, __u32 *extra);
 
 /* One data path event count (enum socklb_dp_event), summed over CPUs. */
 int lb_maps_read_dp_event(const struct lb_maps *maps, __u32 event, __u64 *sum);

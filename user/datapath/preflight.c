@@ -13,8 +13,8 @@
 
 #define VMLINUX_BTF "/sys/kernel/btf/vmlinux"
 
-/* Capability bits socklb needs (linux/capability.h numbering). */
-#define CAP_NET_ADMIN_BIT 12
+/* Capability bits (linux/capability.h numbering). */
+#define CAP_SYS_PTRACE_BIT 19
 #define CAP_SYS_ADMIN_BIT 21
 #define CAP_BPF_BIT 39
 
@@ -34,19 +34,52 @@ static unsigned long long effective_caps(void)
 	return caps;
 }
 
+/*
+ * CAP_SYS_ADMIN is the one capability the agent cannot start without: it
+ * covers CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN for bpf() (loading the
+ * tracing iterator, attaching cgroup programs), the runtimes' default
+ * seccomp profiles allow bpf() and setns() only with it, and setns() into a
+ * network namespace needs it.
+ */
 int preflight_privileges(char *err, size_t errlen)
 {
 	unsigned long long caps = effective_caps();
-	unsigned long long need = 1ULL << CAP_NET_ADMIN_BIT | 1ULL << CAP_SYS_ADMIN_BIT;
 
-	/* CAP_SYS_ADMIN covers CAP_BPF on every kernel; CAP_BPF alone is not enough for cgroups. */
-	if ((caps & need) == need)
+	if (caps & 1ULL << CAP_SYS_ADMIN_BIT)
 		return 0;
-	snprintf(err, errlen,
-		 "socklb agent needs CAP_SYS_ADMIN and CAP_NET_ADMIN (effective capabilities: "
-		 "%#llx%s): run it as root, e.g. with sudo",
-		 caps, caps & (1ULL << CAP_BPF_BIT) ? ", CAP_BPF alone is not enough" : "");
+	if (geteuid() == 0)
+		snprintf(err, errlen,
+			 "socklb agent needs CAP_SYS_ADMIN (effective capabilities: %#llx%s): "
+			 "this root process runs without it (a container or a restricted "
+			 "service): add SYS_ADMIN to its capabilities (Kubernetes: "
+			 "securityContext.capabilities.add)",
+			 caps, caps & (1ULL << CAP_BPF_BIT) ? "; CAP_BPF alone is not enough" : "");
+	else
+		snprintf(err, errlen,
+			 "socklb agent needs CAP_SYS_ADMIN (effective capabilities: %#llx): run it "
+			 "as root, e.g. with sudo",
+			 caps);
 	return -EPERM;
+}
+
+size_t preflight_missing_privileges(struct missing_privilege *out, size_t max)
+{
+	static const struct missing_privilege optional[] = {
+	    {CAP_SYS_PTRACE_BIT, "CAP_SYS_PTRACE",
+	     "cannot enter network namespaces of other processes: rebalancing, --max-age and "
+	     "removal ends reach only connections made in the agent's own network namespace"},
+	};
+	unsigned long long caps = effective_caps();
+	size_t n = 0;
+
+	for (size_t i = 0; i < sizeof(optional) / sizeof(optional[0]); i++) {
+		if (caps & 1ULL << optional[i].bit)
+			continue;
+		if (n < max)
+			out[n] = optional[i];
+		n++;
+	}
+	return n;
 }
 
 int preflight_btf(char *err, size_t errlen)

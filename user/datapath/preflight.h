@@ -9,7 +9,18 @@
 
 #include <stddef.h>
 
+/* CAP_SYS_ADMIN, without which the agent does not start; -EPERM with err set. */
 int preflight_privileges(char *err, size_t errlen);
+
+/* A capability the agent can run without, and what it costs. */
+struct missing_privilege {
+	int bit;		/* linux/capability.h numbering */
+	const char *capability; /* "CAP_SYS_PTRACE" */
+	const char *effect;	/* what does not work without it */
+};
+
+/* The optional capabilities missing now (up to max into out); returns how many. */
+size_t preflight_missing_privileges(struct missing_privilege *out, size_t max);
 int preflight_btf(char *err, size_t errlen);
 /* The pin path's parent must be on a BPF filesystem. */
 int preflight_bpffs(const char *pin_path, char *err, size_t errlen);

@@ -12,15 +12,23 @@
 #include "agent/agent_sources.h"
 #include "lib/event_loop.h"
 #include "datapath/maps.h"
+#include "datapath/preflight.h"
 
 struct metrics_ctx {
 	const struct service_table *table;
 	const struct lb_maps *maps;
-	const struct agent_sources *sources; /* may be NULL */
+	const struct agent_sources *sources;	 /* may be NULL */
+	const struct missing_privilege *missing; /* capabilities the agent runs without */
+	size_t n_missing;
+	const unsigned long long *netns_denied; /* the rebalancer's; NULL: rebalancing off */
 };
 
 /* Writes every metric in the text exposition format (version 0.0.4). */
 void metrics_render(FILE *out, const struct metrics_ctx *ctx);
+/* The agent's own part of them (metrics_agent.c): privileges, Kubernetes API use. */
+void metrics_render_agent(FILE *out, const struct metrics_ctx *ctx);
+/* The cluster view's (metrics_cluster.c): mode, peers, writes, cluster-wide counts. */
+void metrics_render_cluster(FILE *out, const struct metrics_ctx *ctx);
 
 struct metrics_server;
 

@@ -158,4 +158,6 @@ void metrics_render(FILE *out, const struct metrics_ctx *ctx)
 	render_ended_by_reason(out, ctx);
 	render_datapath(out, ctx);
 	render_sources(out, ctx);
+	metrics_render_agent(out, ctx);
+	metrics_render_cluster(out, ctx);
 }

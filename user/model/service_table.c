@@ -342,6 +342,16 @@ void service_table_reap_retired(struct service_table *t)
 	t->n_retired = kept;
 }
 
+void service_table_zero_extras(const struct service_table *t)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		for (size_t j = 0; j < t->items[i].backends.n; j++)
+			lb_maps_set_extra(t->maps, t->items[i].backends.items[j].id, 0);
+	}
+	for (size_t i = 0; i < t->n_retired; i++)
+		lb_maps_set_extra(t->maps, t->retired[i].id, 0);
+}
+
 void service_table_free(struct service_table *t)
 {
 	for (size_t i = 0; i < t->n; i++) {

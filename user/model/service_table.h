@@ -89,6 +89,11 @@ bool service_table_owns(const struct service_table *t, const struct endpoint *vi
  * after it changes only what differs.  For a freshly initialised table.
  */
 int service_table_adopt(struct service_table *t);
+/*
+ * Zeroes backend_extra of every backend: what an earlier agent's cluster
+ * view left there (adopted maps) means nothing until this agent's is up.
+ */
+void service_table_zero_extras(const struct service_table *t);
 /* Frees the ids of retired backends whose last connection has closed. */
 void service_table_reap_retired(struct service_table *t);
 void service_table_free(struct service_table *t);

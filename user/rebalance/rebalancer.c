@@ -7,6 +7,7 @@
 #include "rebalance.skel.h"
 #include "socklb.skel.h"
 #include "rebalance/rebalance_plan.h"
+#include "cluster/cluster.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -63,6 +64,11 @@ static int read_stats(struct rebalancer *r, __u32 id, struct socklb_backend_stat
 	return lb_maps_read_stats(r->maps, id, st);
 }
 
+static int read_stats_for_cluster(void *arg, __u32 id, struct socklb_backend_stats *st)
+{
+	return read_stats(arg, id, st);
+}
+
 /* Budgets for one service's overloaded backends. */
 static void plan_service(struct rebalancer *r, struct agent_service *svc, __u32 *ids, size_t *n_ids,
 			 size_t cap_ids)
@@ -86,7 +92,10 @@ static void plan_service(struct rebalancer *r, struct agent_service *svc, __u32 
 	r->pending[sid] = rebalance_pending(r->pending[sid], ended, connects);
 	if (now_ms - r->pending_since_ms[sid] > r->opts.pending_ttl_ms)
 		r->pending[sid] = 0;
-	rebalance_excess(live, n, r->pending[sid], r->opts.threshold, excess);
+	/* k8s: services with a cluster view: this node's part of the cluster's excess. */
+	if (!r->cluster ||
+	    !cluster_service_pass(r->cluster, svc, read_stats_for_cluster, r, excess))
+		rebalance_excess(live, n, r->pending[sid], r->opts.threshold, excess);
 	for (size_t i = 0; i < n; i++) {
 		struct backend_memory *m = &r->mem[svc->backends.items[i].id];
 		__u64 share =
@@ -206,6 +215,23 @@ static size_t find_namespaces(struct rebalancer *r, struct netns_visit *visits, 
 
 #define MAX_NETNS_PER_TICK 4096
 
+/*
+ * Not allowed into a namespace that holds connections to end: said once (a
+ * warning naming the missing capability), then counted for the metrics.
+ */
+static void note_denied(struct rebalancer *r, __u64 cookie, int ret)
+{
+	if (r->netns_denied++ == 0)
+		log_warn("msg=\"cannot enter a network namespace: its connections are not ended\" "
+			 "netns_cookie=%llu error=%s hint=\"CAP_SYS_PTRACE missing? (entering "
+			 "another process's namespace needs it)\"",
+			 (unsigned long long)cookie, log_q(strerror(-ret)));
+	else
+		log_debug("msg=\"cannot enter network namespace, skipped\" netns_cookie=%llu "
+			  "error=%s",
+			  (unsigned long long)cookie, log_q(strerror(-ret)));
+}
+
 static void act(struct rebalancer *r)
 {
 	static struct netns_visit visits[MAX_NETNS_PER_TICK];
@@ -223,6 +249,8 @@ static void act(struct rebalancer *r)
 		if (ret == -ENOENT)
 			log_debug("msg=\"network namespace gone, skipped\" netns_cookie=%llu",
 				  (unsigned long long)visits[i].cookie);
+		else if (ret == -EACCES || ret == -EPERM)
+			note_denied(r, visits[i].cookie, ret);
 		else if (ret)
 			log_debug(
 			    "msg=\"cannot enter network namespace, skipped\" netns_cookie=%llu "
@@ -259,8 +287,12 @@ static void tick(struct rebalancer *r)
 		return;
 	}
 	snapshot_stats(r);
+	if (r->cluster)
+		cluster_pass_begin(r->cluster);
 	for (size_t i = 0; i < r->table->n; i++)
 		plan_service(r, &r->table->items[i], ids, &n_ids, cap);
+	if (r->cluster)
+		cluster_pass_done(r->cluster);
 	plan_removed(r, ids, &n_ids, cap);
 	retire_old_budgets(r, ids, n_ids);
 	if (r->n_budget_ids || r->opts.max_age_ms)
@@ -294,6 +326,17 @@ static void on_table_change(void *arg)
 
 	r->dirty = true;
 	rebalancer_kick(r);
+}
+
+void rebalancer_set_cluster(struct rebalancer *r, struct cluster *c)
+{
+	if (r->cluster == c)
+		return;
+	if (r->cluster)
+		cluster_drive(r->cluster, NULL, NULL);
+	r->cluster = c;
+	if (c)
+		cluster_drive(c, on_table_change, r);
 }
 
 static int load(struct rebalancer *r, const struct loader *loader, char *err, size_t errlen)
@@ -371,6 +414,7 @@ fail:
 
 void rebalancer_stop(struct rebalancer *r)
 {
+	rebalancer_set_cluster(r, NULL);
 	if (r->loop) {
 		loop_timer_cancel(r->loop, &r->tick_timer);
 		loop_timer_cancel(r->loop, &r->kick_timer);

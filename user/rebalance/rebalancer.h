@@ -15,6 +15,7 @@
 #include "rebalance/netns_iter.h"
 
 struct loader;
+struct cluster;
 
 struct rebalancer_opts {
 	bool enabled;
@@ -55,7 +56,9 @@ struct rebalancer {
 	__u32 n_snapshot;
 	size_t visit_start; /* rotates the order namespaces are visited in */
 	__u64 last_activity;
-	bool dirty; /* the service table changed since the last plan */
+	bool dirty;			 /* the service table changed since the last plan */
+	struct cluster *cluster;	 /* k8s: services balanced cluster-wide; NULL: none */
+	unsigned long long netns_denied; /* namespaces not entered: permission denied */
 };
 
 /*
@@ -67,6 +70,12 @@ int rebalancer_start(struct rebalancer *r, const struct rebalancer_opts *opts,
 		     struct event_loop *loop, char *err, size_t errlen);
 /* Plans and acts now rather than at the next tick (after a backend change). */
 void rebalancer_kick(struct rebalancer *r);
+/*
+ * Plans the services of k8s: sources on cluster-wide counts from now on
+ * (cluster_service_pass: this node ends its own part of each excess only);
+ * NULL: per node again.  The rebalancer's tick drives the cluster's passes.
+ */
+void rebalancer_set_cluster(struct rebalancer *r, struct cluster *c);
 void rebalancer_stop(struct rebalancer *r);
 
 #endif

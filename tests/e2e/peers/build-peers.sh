@@ -1,6 +1,7 @@
 #!/bin/sh
 # Builds socklb's non-python test peers (see PEERS.md):
 #   build/peers/greeter_server_go, build/peers/load_client_go  (grpc-go)
+#   build/peers/h2front        (an HTTP/2 front like kube-apiserver's, std lib)
 #   tests/e2e/peers/js/node_modules                            (@grpc/grpc-js)
 # Installs what is missing first: Debian's golang-go and golang-google-grpc-dev
 # (grpc-go's sources under /usr/share/gocode, built in GOPATH mode, offline),
@@ -59,7 +60,7 @@ mkdir -p "$OUT"
 # The peers' own packages (go/src/socklbpeers/...) come first on the GOPATH.
 export GO111MODULE=off GOPATH="$PEERS/go:$GOSRC" GOFLAGS="" GOPROXY=off
 export GOCACHE="${GOCACHE:-$OUT/.gocache}"
-for peer in server:greeter_server_go client:load_client_go; do
+for peer in server:greeter_server_go client:load_client_go h2front:h2front; do
 	src=${peer%%:*}
 	bin=${peer#*:}
 	(cd "$PEERS/go/src/socklbpeers/$src" && go build -o "$OUT/$bin.new" .) >"$LOG" 2>&1 ||

@@ -10,9 +10,19 @@ for, the way kube-apiserver v1.28 answers it:
   GET /api/v1[/namespaces/NS]/services[?fieldSelector=metadata.name=NAME]
   GET /apis/discovery.k8s.io/v1[/namespaces/NS]/endpointslices
       [?labelSelector=kubernetes.io/service-name=NAME]
+  ...&limit=N[&continue=TOKEN]                              a list in pages
   ...&watch=1&resourceVersion=RV&allowWatchBookmarks=true&timeoutSeconds=N
+  GET /api/v1/nodes/NAME                                    a Node (the test puts them)
+  GET /apis/socklb.io/v1alpha1/socklbnodes[/NAME]            socklb's CRD (cluster-scoped):
+  POST  .../socklbnodes            create: 201, or 409 AlreadyExists
+  PUT   .../socklbnodes/NAME       replace: 409 Conflict unless metadata.resourceVersion
+                                   is the stored one (or absent); 404 if there is none
+  PATCH .../socklbnodes/NAME       merge patch (application/merge-patch+json), with the
+                                   same check when it carries metadata.resourceVersion
 
-Lists carry the store's resourceVersion; a watch (chunked, one JSON event per
+Lists carry the store's resourceVersion (a paged list: the one of its first
+page, in every page; a continue token older than the last compaction gets
+410 Expired, as from etcd); a watch (chunked, one JSON event per
 line) replays the history after its resourceVersion (or synthetic ADDED
 events without one), then streams what the test changes, and ends cleanly
 after timeoutSeconds.  A watch from a resourceVersion older than the last
@@ -24,6 +34,9 @@ request and event sent is one JSON line on stdout ("kind": "reply",
 "request", "sent", "tls-error"; "ready" first):
 
   {"op": "put", "resource": "services", "object": {...}}    ADDED or MODIFIED
+  {"op": "bulk", "resource": "services", "objects": [...]}  many puts, one reply
+  {"op": "restore", "resource": ..., "objects": [...]}  objects as a restored
+                                store has them: no event, no history
   {"op": "delete", "resource": ..., "namespace": ..., "name": ...}
   {"op": "bookmark"}            a BOOKMARK to every open watch
   {"op": "expire"}              compact: ERROR 410 to every open watch
@@ -32,7 +45,15 @@ request and event sent is one JSON line on stdout ("kind": "reply",
   {"op": "drop"}                cut every open watch mid-line (no clean end)
   {"op": "freeze"}              every open watch goes silent, past its timeout
   {"op": "tokens", "tokens": ["t1"]}   accepted bearer tokens (null: any)
-  {"op": "fail", "status": 503, "count": 2}   the next requests fail so
+  {"op": "rbac", "namespaces": ["default"]}   requests outside them get 403 (null: all)
+  {"op": "fail", "status": 503, "count": 2, "resource": "endpointslices"}
+                                the next requests (of that resource) fail so
+  {"op": "outage", "on": true}  the API is down: every open watch is cut and every
+                                request answered 503 until {"op": "outage", "on": false}
+
+Every request is logged with its method ("method": "GET", "PUT", ...), and
+every write once more ("kind": "write") with the object's name and spec, so
+a test counts the writes of each agent and sees what they said.
 """
 
 import argparse
@@ -63,7 +84,24 @@ def emit(obj):
 KINDS = {
     "services": ("Service", "v1", "ServiceList"),
     "endpointslices": ("EndpointSlice", "discovery.k8s.io/v1", "EndpointSliceList"),
+    "nodes": ("Node", "v1", "NodeList"),
+    "socklbnodes": ("SocklbNode", "socklb.io/v1alpha1", "SocklbNodeList"),
 }
+CLUSTER_SCOPED = {"nodes", "socklbnodes"}
+WRITABLE = {"socklbnodes"}  # what clients may create, replace and patch
+
+
+def merge_patch(target, patch):
+    """RFC 7386: objects merge, null deletes, anything else replaces."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    out = copy.deepcopy(target) if isinstance(target, dict) else {}
+    for k, v in patch.items():
+        if v is None:
+            out.pop(k, None)
+        else:
+            out[k] = merge_patch(out.get(k), v)
+    return out
 
 
 def status_body(fixtures, code, message=None, reason=None):
@@ -98,17 +136,21 @@ class Watch:
 
 
 class Store:
-    def __init__(self, fixtures, start_rv):
+    def __init__(self, fixtures, start_rv, compacted_rv=None):
         self.fixtures = fixtures
         self.lock = threading.Lock()
         self.rv = start_rv
-        self.compacted = start_rv  # a watch from below this is too old
+        # a watch from below this is too old
+        self.compacted = start_rv if compacted_rv is None else compacted_rv
         self.objects = {}  # (resource, ns, name) -> object
         self.history = []  # (rv, type, resource, object)
         self.watches = set()
         self.tokens = None
-        self.fail = []  # statuses for the next requests
+        self.fail = []  # (status, resource or None) for the next requests
         self.watch_status = []  # statuses for the next watches
+        self.rbac = None  # namespaces the client may read; None: every one
+        self.outage = False  # every request answered 503
+        self.uids = 0
         bookmark_line = [line for line in (fixtures / "watch-endpointslices.jsonl").read_text()
                          .splitlines() if '"BOOKMARK"' in line][0]
         self.bookmark_template = json.loads(bookmark_line)
@@ -121,21 +163,81 @@ class Store:
                 n += 1
         return n
 
-    def put(self, resource, obj):
+    @staticmethod
+    def _prepare(resource, obj):
         obj = copy.deepcopy(obj)
         kind, api_version, _ = KINDS[resource]
         obj["kind"], obj["apiVersion"] = kind, api_version
         md = obj.setdefault("metadata", {})
-        md.setdefault("namespace", "default")
+        if resource in CLUSTER_SCOPED:
+            md.pop("namespace", None)
+        else:
+            md.setdefault("namespace", "default")
+        return obj, md
+
+    @staticmethod
+    def key(resource, md):
+        return (resource, md.get("namespace", ""), md["name"])
+
+    def _store(self, resource, obj, md):
+        """Stores obj with the next resourceVersion (lock held); its event type."""
+        self.rv += 1
+        md["resourceVersion"] = str(self.rv)
+        key = self.key(resource, md)
+        old = self.objects.get(key)
+        etype = "MODIFIED" if old else "ADDED"
+        if old:  # an update keeps what only the server sets
+            for k in ("uid", "creationTimestamp"):
+                if k in old["metadata"]:
+                    md[k] = old["metadata"][k]
+        else:
+            self.uids += 1
+            md.setdefault("uid", f"00000000-0000-4000-8000-{self.uids:012d}")
+            md.setdefault("creationTimestamp",
+                          time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+        self.objects[key] = obj
+        self.history.append((self.rv, etype, resource, obj))
+        return etype, self._broadcast(resource, etype, obj)
+
+    def put(self, resource, obj):
+        obj, md = self._prepare(resource, obj)
         with self.lock:
-            self.rv += 1
-            md["resourceVersion"] = str(self.rv)
-            key = (resource, md["namespace"], md["name"])
-            etype = "MODIFIED" if key in self.objects else "ADDED"
-            self.objects[key] = obj
-            self.history.append((self.rv, etype, resource, obj))
-            n = self._broadcast(resource, etype, obj)
+            etype, n = self._store(resource, obj, md)
             return {"rv": str(self.rv), "type": etype, "watches": n}
+
+    def write(self, method, resource, name, body):
+        """A client's POST (name None), PUT or PATCH: (HTTP status, object or Status)."""
+        with self.lock:
+            old = self.objects.get((resource, "", name)) if name else None
+            if method == "PATCH" and old is not None:
+                body = merge_patch(old, body)
+            obj, md = self._prepare(resource, body)
+            if name is None:
+                name = md.get("name")
+                if (resource, "", name) in self.objects:
+                    return 409, ("AlreadyExists", f'{resource} "{name}" already exists')
+            elif md.get("name", name) != name:
+                return 400, ("BadRequest", "the name of the object does not match the URL")
+            elif old is None:
+                return 404, ("NotFound", f'{resource} "{name}" not found')
+            want = (body.get("metadata") or {}).get("resourceVersion")
+            if old is not None and want and want != old["metadata"]["resourceVersion"]:
+                return 409, ("Conflict", f'Operation cannot be fulfilled on {resource} '
+                             f'"{name}": the object has been modified; please apply your '
+                             "changes to the latest version and try again")
+            self._store(resource, obj, md)
+            return (201 if old is None else 200), copy.deepcopy(obj)
+
+    def restore(self, resource, objs):
+        with self.lock:
+            for obj in objs:
+                obj = copy.deepcopy(obj)
+                obj["kind"], obj["apiVersion"] = KINDS[resource][:2]
+                md = obj.setdefault("metadata", {})
+                md.setdefault("namespace", "default")
+                md.setdefault("resourceVersion", str(self.rv))
+                self.objects[(resource, md["namespace"], md["name"])] = obj
+            return {"count": len(objs)}
 
     def delete(self, resource, ns, name):
         with self.lock:
@@ -169,12 +271,20 @@ class Store:
                 w.q.put(("freeze",))
             return {"watches": len(self.watches)}
 
-    def list(self, resource, ns, name, service_name):
+    def list(self, resource, ns, name, service_name, limit=0, cont=None):
+        """(items, rv, continue token or "") -- None if the token expired."""
         probe = Watch(resource, ns, name, service_name)
+        start, rv = 0, None
+        if cont:
+            start, rv = (int(x) for x in cont.split("-"))
         with self.lock:
-            items = [copy.deepcopy(o) for (r, _, _), o in sorted(self.objects.items())
-                     if probe.matches(r, o)]
-            return items, str(self.rv)
+            if rv is not None and rv < self.compacted:
+                return None
+            rv = self.rv if rv is None else rv
+            items = [o for (r, _, _), o in sorted(self.objects.items()) if probe.matches(r, o)]
+            end = start + limit if limit > 0 else len(items)
+            page = [copy.deepcopy(o) for o in items[start:end]]
+            return page, str(rv), f"{end}-{rv}" if end < len(items) else ""
 
     def start_watch(self, w, rv):
         """Registers w; returns the events it must send first (or None: 410)."""
@@ -215,25 +325,94 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def _log(self, status, route, query, token):
-        emit({"kind": "request", "path": route, "query": query, "token": token,
-              "status": status, "watch": query.get("watch") in ("1", "true")})
+        emit({"kind": "request", "method": self.command, "path": route, "query": query,
+              "token": token, "status": status, "watch": query.get("watch") in ("1", "true")})
 
-    def do_GET(self):
+    def _refused(self, url, query, token, route):
+        """Answers what refuses any request (outage, token, injected failure, RBAC);
+        True if it did."""
+        store = self.store
+        if store.outage:
+            self._log(503, url.path, query, token)
+            self._send_json(503, status_body(store.fixtures, 503, "the API is down (test)",
+                                             "ServiceUnavailable"))
+            return True
+        if store.tokens is not None and token not in store.tokens:
+            self._log(401, url.path, query, token)
+            self._send_json(401, status_body(store.fixtures, 401))
+            return True
+        with store.lock:
+            failing = next((x for x in store.fail
+                            if x[1] is None or (route and x[1] == route[0])), None)
+            if failing:
+                store.fail.remove(failing)
+        if failing:
+            self._log(failing[0], url.path, query, token)
+            self._send_json(failing[0], status_body(store.fixtures, failing[0],
+                                                    "injected failure"))
+            return True
+        return False
+
+    def _request(self):
         url = urllib.parse.urlsplit(self.path)
         query = {k: v[-1] for k, v in urllib.parse.parse_qs(url.query).items()}
         auth = self.headers.get("Authorization", "")
         token = auth[7:] if auth.startswith("Bearer ") else None
-        store = self.store
-        if store.tokens is not None and token not in store.tokens:
-            self._log(401, url.path, query, token)
-            return self._send_json(401, status_body(store.fixtures, 401))
-        with store.lock:
-            failing = store.fail.pop(0) if store.fail else None
-        if failing:
-            self._log(failing, url.path, query, token)
-            return self._send_json(failing, status_body(store.fixtures, failing,
-                                                        "injected failure"))
+        return url, query, token
+
+    def _write(self):
+        url, query, token = self._request()
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
         route = self._route(url.path)
+        if self._refused(url, query, token, route):
+            return
+        if route is not None and self.store.rbac is not None and route[1] not in self.store.rbac:
+            self._log(403, url.path, query, token)
+            return self._send_json(403, status_body(
+                self.store.fixtures, 403, f'{route[0]} is forbidden: User "system:serviceaccount:'
+                f'socklb-system:socklb" cannot {self.command.lower()} resource "{route[0]}"',
+                "Forbidden"))
+        if route is None or route[0] not in WRITABLE or (self.command == "POST") != (
+                route[2] is None):
+            self._log(405, url.path, query, token)
+            return self._send_json(405, status_body(self.store.fixtures, 405,
+                                                    "the server does not allow this method",
+                                                    "MethodNotAllowed"))
+        try:
+            body = json.loads(raw)
+            assert isinstance(body, dict)
+        except (ValueError, AssertionError):
+            self._log(400, url.path, query, token)
+            return self._send_json(400, status_body(self.store.fixtures, 400, "bad JSON",
+                                                    "BadRequest"))
+        try:
+            code, out = self.store.write(self.command, route[0], route[2], body)
+        except Exception as e:  # a bug of this server: say so, do not drop the connection
+            code, out = 500, ("InternalError", f"fake API server: {type(e).__name__}: {e}")
+        emit({"kind": "write", "method": self.command, "path": url.path, "status": code,
+              "name": route[2] or (body.get("metadata") or {}).get("name"),
+              "spec": body.get("spec")})
+        self._log(code, url.path, query, token)
+        if code >= 400:
+            out = status_body(self.store.fixtures, code, out[1], out[0])
+        self._send_json(code, out)
+
+    do_POST = do_PUT = do_PATCH = _write
+
+    def do_GET(self):
+        url, query, token = self._request()
+        store = self.store
+        route = self._route(url.path)
+        if self._refused(url, query, token, route):
+            return
+        if route is not None and store.rbac is not None and route[1] not in store.rbac:
+            self._log(403, url.path, query, token)
+            where = f'in the namespace "{route[1]}"' if route[1] else "at the cluster scope"
+            return self._send_json(403, status_body(
+                store.fixtures, 403, f'{route[0]} is forbidden: User "system:serviceaccount:'
+                f'socklb-system:socklb" cannot list resource "{route[0]}" {where}',
+                "Forbidden"))
         if route is None:
             self._log(404, url.path, query, token)
             return self._send_json(404, status_body(store.fixtures, 404, "the server could "
@@ -251,22 +430,32 @@ class Handler(BaseHTTPRequestHandler):
         if query.get("watch") in ("1", "true"):
             return self._watch(Watch(resource, ns, field_name, label_name), url.path, query,
                                token)
-        items, rv = store.list(resource, ns, field_name, label_name)
+        listed = store.list(resource, ns, field_name, label_name, int(query.get("limit", "0")),
+                            query.get("continue"))
+        if listed is None:
+            self._log(410, url.path, query, token)
+            return self._send_json(410, status_body(store.fixtures, 410,
+                                                    "The provided continue parameter is too old"))
+        items, rv, cont = listed
         for it in items:
             it.pop("kind", None)
             it.pop("apiVersion", None)
         _, api_version, list_kind = KINDS[resource]
         self._log(200, url.path, query, token)
-        self._send_json(200, {"kind": list_kind, "apiVersion": api_version,
-                              "metadata": {"resourceVersion": rv}, "items": items})
+        meta = {"resourceVersion": rv}
+        if cont:
+            meta["continue"] = cont
+        self._send_json(200, {"kind": list_kind, "apiVersion": api_version, "metadata": meta,
+                              "items": items})
 
     @staticmethod
     def _route(path):
+        """(resource, namespace or None, name or None), or None: no such path."""
         parts = [p for p in path.split("/") if p]
         if parts[:2] == ["api", "v1"]:
-            rest = parts[2:]
-        elif parts[:3] == ["apis", "discovery.k8s.io", "v1"]:
-            rest = parts[3:]
+            group, rest = "v1", parts[2:]
+        elif parts[:1] == ["apis"] and len(parts) >= 3:
+            group, rest = f"{parts[1]}/{parts[2]}", parts[3:]
         else:
             return None
         ns = None
@@ -274,13 +463,13 @@ class Handler(BaseHTTPRequestHandler):
             ns, rest = rest[1], rest[2:]
         if not rest or rest[0] not in KINDS or len(rest) > 2:
             return None
-        if (rest[0] == "services") != (parts[0] == "api"):
+        if KINDS[rest[0]][1] != group or (ns is not None and rest[0] in CLUSTER_SCOPED):
             return None
         return rest[0], ns, rest[1] if len(rest) == 2 else None
 
     def _get_one(self, resource, ns, name, path, query, token):
         with self.store.lock:
-            obj = copy.deepcopy(self.store.objects.get((resource, ns, name)))
+            obj = copy.deepcopy(self.store.objects.get((resource, ns or "", name)))
         if obj is None:
             self._log(404, path, query, token)
             return self._send_json(404, status_body(
@@ -390,6 +579,7 @@ class TLSServer(ThreadingHTTPServer):
 
     def finish_request(self, request, client_address):
         request.settimeout(None)
+        emit({"kind": "conn", "peer": "%s:%d" % client_address[:2]})
         try:
             tls = self.ctx.wrap_socket(request, server_side=True)
         except (ssl.SSLError, OSError) as e:
@@ -421,6 +611,15 @@ def run_command(store, cmd):
     op = cmd.get("op")
     if op == "put":
         return store.put(cmd["resource"], cmd["object"])
+    if op == "bulk":
+        n = 0
+        for obj in cmd["objects"]:
+            store.put(cmd["resource"], obj)
+            n += 1
+        with store.lock:
+            return {"count": n, "rv": str(store.rv)}
+    if op == "restore":
+        return store.restore(cmd["resource"], cmd["objects"])
     if op == "delete":
         return store.delete(cmd["resource"], cmd.get("namespace", "default"), cmd["name"])
     if op == "bookmark":
@@ -441,10 +640,17 @@ def run_command(store, cmd):
     if op == "tokens":
         store.tokens = set(cmd["tokens"]) if cmd.get("tokens") is not None else None
         return {}
+    if op == "rbac":
+        store.rbac = set(cmd["namespaces"]) if cmd.get("namespaces") is not None else None
+        return {}
     if op == "fail":
         with store.lock:
-            store.fail += [int(cmd["status"])] * int(cmd.get("count", 1))
+            store.fail += [(int(cmd["status"]), cmd.get("resource"))] * int(cmd.get("count", 1))
         return {}
+    if op == "outage":
+        store.outage = bool(cmd.get("on", True))
+        return {"outage": store.outage,
+                "watches": store.to_all(("drop",)) if store.outage else 0}
     if op == "watches":
         with store.lock:
             return {"watches": len(store.watches), "rv": str(store.rv)}
@@ -459,12 +665,14 @@ def main():
     p.add_argument("--key", required=True)
     p.add_argument("--fixtures", required=True)
     p.add_argument("--start-rv", type=int, default=1000)
+    p.add_argument("--compacted-rv", type=int, default=None,
+                   help="watches from below this get 410 (default: --start-rv)")
     p.add_argument("--tokens", default=None, help="comma-separated accepted tokens")
     args = p.parse_args()
     host, _, port = args.listen.rpartition(":")
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(args.cert, args.key)
-    store = Store(Path(args.fixtures), args.start_rv)
+    store = Store(Path(args.fixtures), args.start_rv, args.compacted_rv)
     if args.tokens:
         store.tokens = set(args.tokens.split(","))
     server = TLSServer((host, int(port)), ctx, store)

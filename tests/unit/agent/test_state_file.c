@@ -69,10 +69,11 @@ START_TEST(test_write_then_read)
 	/* The directory is created when missing, as /run/socklb is on first start. */
 	snprintf(path, sizeof(path), "%s/sub/pins.json", dir);
 	struct retired_backend draining[] = {{17, ep("10.96.0.10:8080"), ep("10.244.1.14:8080")}};
+	struct state_agent agent = {.draining = draining, .n_draining = 1};
 	json_object *list;
 
 	ck_assert_msg(
-	    state_file_write(path, "/sys/fs/bpf/pins", svcs, 2, draining, 1, err, sizeof(err)) == 0,
+	    state_file_write(path, "/sys/fs/bpf/pins", svcs, 2, &agent, err, sizeof(err)) == 0,
 	    "%s", err);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	ck_assert_int_eq(stat(tmp, &st), -1); /* renamed into place, nothing left over */
@@ -107,7 +108,7 @@ START_TEST(test_write_then_read)
 
 	/* A second write replaces the first whole. */
 	ck_assert_int_eq(
-	    state_file_write(path, "/sys/fs/bpf/pins", svcs + 1, 1, NULL, 0, err, sizeof(err)), 0);
+	    state_file_write(path, "/sys/fs/bpf/pins", svcs + 1, 1, NULL, err, sizeof(err)), 0);
 	root = state_file_read(path, err, sizeof(err));
 	ck_assert_ptr_null(state_file_find(root, "10.96.0.10:8080"));
 	ck_assert_ptr_nonnull(state_file_find(root, "[fd00::10]:80"));
@@ -149,7 +150,7 @@ START_TEST(test_write_error_names_the_file)
 	char err[512] = "";
 
 	ck_assert_int_eq(
-	    state_file_write("/proc/socklb-no/x.json", "p", &svc, 1, NULL, 0, err, sizeof(err)),
+	    state_file_write("/proc/socklb-no/x.json", "p", &svc, 1, NULL, err, sizeof(err)),
 	    -ENOENT);
 	ck_assert_str_contains(err, "/proc/socklb-no/x.json");
 }

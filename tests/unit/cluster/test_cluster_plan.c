@@ -121,21 +121,71 @@ START_TEST(test_random_clusters_reach_their_targets)
 }
 END_TEST
 
-START_TEST(test_split_is_proportional_and_capped)
+START_TEST(test_split_keeps_an_equal_part_each)
 {
 	__u32 held[4] = {6, 3, 1, 0}, share[4];
 	__u64 rank[4] = {4, 3, 2, 1};
 
-	cluster_split(5, held, rank, 4, share); /* 3, 1.5, 0.5, 0 */
-	ck_assert_uint_eq(share[0] + share[1] + share[2] + share[3], 5);
-	ck_assert_uint_eq(share[0], 3);
-	ck_assert_uint_eq(share[3], 0);
-	/* 1.5 and 0.5 tie on the remainder: the lower rank (holder 2) gets it. */
-	ck_assert_uint_eq(share[1], 1);
-	ck_assert_uint_eq(share[2], 1);
+	/* 5 of 10 move: the 5 kept are 2, 2, 1 (at most 2 each), the rest moves. */
+	cluster_split(5, held, rank, 4, share);
+	ck_assert(share[0] == 4 && share[1] == 1 && share[2] == 0 && share[3] == 0);
+	/* 4 move: 6 kept, 2, 2, 1 and one more for the lower rank of those above 2. */
+	cluster_split(4, held, rank, 4, share);
+	ck_assert(share[0] == 4 && share[1] == 0 && share[2] == 0 && share[3] == 0);
+	rank[0] = 1;
+	rank[3] = 4;
+	cluster_split(4, held, rank, 4, share);
+	ck_assert(share[0] == 3 && share[1] == 1 && share[2] == 0 && share[3] == 0);
 	/* More than held: everything, no more. */
 	cluster_split(50, held, rank, 4, share);
 	ck_assert(share[0] == 6 && share[1] == 3 && share[2] == 1 && share[3] == 0);
+	cluster_split(0, held, rank, 4, share);
+	ck_assert(share[0] == 0 && share[1] == 0 && share[2] == 0 && share[3] == 0);
+}
+END_TEST
+
+/*
+ * The property the split exists for: once a node has moved x of its share,
+ * the split of what is left gives every other node the same share as
+ * before, and that node x less.  (A proportional split fails this: 3 and 1
+ * holding a backend whose target is 1 move 2 and 1; after the first moved
+ * its 2, 1 and 1 holding it split the last move 1 to 1, and a tie gives
+ * it to the first, which has already done its part: 4 moves for 3.)
+ */
+START_TEST(test_moving_part_of_a_share_leaves_the_others_share)
+{
+	unsigned seed = 777;
+
+	for (int trial = 0; trial < 2000; trial++) {
+		size_t count = 1 + rand_r(&seed) % MAX_N;
+		__u32 held[MAX_N], share[MAX_N], again[MAX_N], total = 0, n, k, x;
+		__u64 rank[MAX_N];
+
+		for (size_t i = 0; i < count; i++) {
+			held[i] = rand_r(&seed) % 3 ? rand_r(&seed) % 7 : 0;
+			rank[i] = (__u64)rand_r(&seed) * MAX_N + i; /* all different */
+			total += held[i];
+		}
+		n = total ? (__u32)(rand_r(&seed) % (total + 1)) : 0;
+		cluster_split(n, held, rank, count, share);
+		for (size_t i = 0, sum = 0; i <= count; i++) {
+			if (i == count) {
+				ck_assert_uint_eq(sum, n);
+				break;
+			}
+			ck_assert_uint_le(share[i], held[i]);
+			sum += share[i];
+		}
+		k = (__u32)(rand_r(&seed) % count);
+		x = share[k] ? (__u32)(rand_r(&seed) % (share[k] + 1)) : 0;
+		held[k] -= x;
+		cluster_split(n - x, held, rank, count, again);
+		for (size_t i = 0; i < count; i++)
+			ck_assert_msg(
+			    again[i] == (i == k ? share[i] - x : share[i]),
+			    "trial %d: holder %zu had %u to move, now %u (holder %u moved %u)",
+			    trial, i, share[i], again[i], k, x);
+	}
 }
 END_TEST
 
@@ -148,7 +198,8 @@ Suite *cluster_plan_suite(void)
 	tcase_add_test(tc, test_balanced_moves_nothing);
 	tcase_add_test(tc, test_uneven_total_keeps_the_extra_where_it_is);
 	tcase_add_test(tc, test_random_clusters_reach_their_targets);
-	tcase_add_test(tc, test_split_is_proportional_and_capped);
+	tcase_add_test(tc, test_split_keeps_an_equal_part_each);
+	tcase_add_test(tc, test_moving_part_of_a_share_leaves_the_others_share);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -336,6 +336,31 @@ START_TEST(test_write_backend_zeroes_stats)
 }
 END_TEST
 
+/* The other nodes' connections on a backend: set, read, and gone with a fresh backend. */
+START_TEST(test_extra_is_set_read_and_zeroed_for_a_fresh_backend)
+{
+	struct endpoint be = ep("10.244.1.11:8080");
+	__u32 extra = 0;
+	struct lb_maps m;
+
+	REQUIRE_MAPS(&m, NULL);
+	ck_assert_int_eq(lb_maps_set_extra(&m, 3, 7), 0);
+	ck_assert_int_eq(lb_maps_set_extra(&m, 4, 9), 0);
+	ck_assert_int_eq(lb_maps_read_extra(&m, 3, &extra), 0);
+	ck_assert_uint_eq(extra, 7);
+	/* The id goes to another backend: it must not inherit the count. */
+	ck_assert_int_eq(lb_maps_write_backend(&m, 3, &be, 1), 0);
+	ck_assert_int_eq(lb_maps_read_extra(&m, 3, &extra), 0);
+	ck_assert_uint_eq(extra, 0);
+	ck_assert_int_eq(lb_maps_read_extra(&m, 4, &extra), 0);
+	ck_assert_uint_eq(extra, 9);
+	ck_assert_int_eq(lb_maps_set_extra(&m, TEST_MAX_BACKENDS + 1, 1), -E2BIG);
+	ck_assert(lb_maps_rebuilt("backend_extra"));
+	ck_assert(!lb_maps_rebuilt("backend_stats"));
+	test_maps_destroy(&m);
+}
+END_TEST
+
 START_TEST(test_write_backend_bad_id)
 {
 	struct endpoint be = ep("10.244.1.11:8080");
@@ -443,6 +468,21 @@ START_TEST(test_open_pinned)
 	}
 	if (ret == 0)
 		assert_inline(&m, &vip, ids, 2);
+	/* Pins of an agent that had no backend_extra: status still opens the rest. */
+	if (ret == 0) {
+		char path[256];
+		__u32 extra;
+
+		snprintf(path, sizeof(path), "%s/backend_extra", dir);
+		ck_assert_int_eq(unlink(path), 0);
+		ret = lb_maps_open_pinned(dir, &opened, err, sizeof(err));
+		if (ret == 0) {
+			ck_assert_int_lt(lb_maps_read_extra(&opened, 1, &extra), 0);
+			assert_inline(&opened, &vip, ids, 2);
+			lb_maps_close(&opened);
+		}
+		ck_assert_int_eq(bpf_obj_pin(test_map_fd(&m, "backend_extra"), path), 0);
+	}
 	unpinned = pin_all(&m, dir, true);
 	rmdir(dir);
 	ck_assert_msg(ret == 0, "%s", err);
@@ -472,6 +512,7 @@ Suite *datapath_maps_suite(void)
 
 	tcase_add_test(backends, test_write_backend_zeroes_stats);
 	tcase_add_test(backends, test_write_backend_bad_id);
+	tcase_add_test(backends, test_extra_is_set_read_and_zeroed_for_a_fresh_backend);
 	suite_add_tcase(s, backends);
 
 	tcase_add_test(pinned, test_open_pinned_missing);

@@ -69,6 +69,7 @@ static void free_request(struct k8s_request *r)
 	if (r->next)
 		r->next->prev = r->prev;
 	curl_easy_cleanup(r->easy);
+	api->stats.open_requests--;
 	curl_slist_free_all(r->headers);
 	k8s_line_buf_free(&r->lines);
 	free(r->body);
@@ -201,6 +202,7 @@ static void process(struct k8s_api *api)
 		r->result = result;
 		r->done = true;
 		curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &r->status);
+		k8s_api_note_version(api, easy);
 		curl_multi_remove_handle(api->multi, easy);
 		r->in_multi = false;
 		k8s_api_queue(r);
@@ -266,9 +268,40 @@ struct k8s_api *k8s_api_new(struct event_loop *loop, const struct k8s_api_config
 	curl_multi_setopt(api->multi, CURLMOPT_SOCKETDATA, api);
 	curl_multi_setopt(api->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
 	curl_multi_setopt(api->multi, CURLMOPT_TIMERDATA, api);
-	/* Over HTTP/2 every watch shares one connection. */
+	/* Over HTTP/2 every request shares one connection (k8s_api_note_version). */
 	curl_multi_setopt(api->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
 	return api;
+}
+
+/*
+ * Once the server answered over HTTP/2, the agent keeps to one connection:
+ * a new request waits for it (CURLOPT_PIPEWAIT) rather than opening
+ * another.  Over HTTP/1.1 each open request (a watch is one for minutes)
+ * needs a connection of its own: there is one per informer, whatever the
+ * number of services.
+ */
+void k8s_api_note_version(struct k8s_api *api, CURL *easy)
+{
+	long version = 0;
+	int v;
+
+	curl_easy_getinfo(easy, CURLINFO_HTTP_VERSION, &version);
+	if (version == 0)
+		return;
+	v = version >= CURL_HTTP_VERSION_2_0 ? 2 : 1;
+	api->stats.http_version = v;
+	if (v == api->http_version)
+		return;
+	api->http_version = v;
+	curl_multi_setopt(api->multi, CURLMOPT_MAX_HOST_CONNECTIONS, v == 2 ? 1L : 0L);
+	curl_multi_setopt(api->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, v == 2 ? 1L : 0L);
+	log_info("msg=\"k8s API connection\" http_version=%s connections=%s", v == 2 ? "2" : "1.1",
+		 v == 2 ? "one, every request multiplexed" : "one per open request");
+}
+
+void k8s_api_stats(const struct k8s_api *api, struct k8s_api_stats *out)
+{
+	*out = api->stats;
 }
 
 void k8s_api_free(struct k8s_api *api)
@@ -287,9 +320,10 @@ const struct k8s_api_config *k8s_api_config(const struct k8s_api *api)
 	return &api->cfg;
 }
 
-struct k8s_request *k8s_request_start(struct k8s_api *api, const char *path, bool stream,
-				      const struct k8s_request_ops *ops, void *arg, char *err,
-				      size_t errlen)
+static struct k8s_request *start_request(struct k8s_api *api, const char *path, bool stream,
+					 const struct k8s_send *send,
+					 const struct k8s_request_ops *ops, void *arg, char *err,
+					 size_t errlen)
 {
 	struct k8s_request *r = calloc(1, sizeof(*r));
 
@@ -298,6 +332,7 @@ struct k8s_request *k8s_request_start(struct k8s_api *api, const char *path, boo
 		free(r);
 		return NULL;
 	}
+	api->stats.open_requests++;
 	r->api = api;
 	r->ops = ops;
 	r->arg = arg;
@@ -306,7 +341,8 @@ struct k8s_request *k8s_request_start(struct k8s_api *api, const char *path, boo
 	if (api->requests)
 		api->requests->prev = r;
 	api->requests = r;
-	if (k8s_request_setup(r, path, err, errlen)) {
+	if (k8s_request_setup(r, path, err, errlen) ||
+	    (send && k8s_request_set_body(r, send, err, errlen))) {
 		free_request(r);
 		return NULL;
 	}
@@ -316,7 +352,22 @@ struct k8s_request *k8s_request_start(struct k8s_api *api, const char *path, boo
 		return NULL;
 	}
 	r->in_multi = true;
+	api->stats.requests++;
 	return r;
+}
+
+struct k8s_request *k8s_request_start(struct k8s_api *api, const char *path, bool stream,
+				      const struct k8s_request_ops *ops, void *arg, char *err,
+				      size_t errlen)
+{
+	return start_request(api, path, stream, NULL, ops, arg, err, errlen);
+}
+
+struct k8s_request *k8s_request_send(struct k8s_api *api, const char *path,
+				     const struct k8s_send *send, const struct k8s_request_ops *ops,
+				     void *arg, char *err, size_t errlen)
+{
+	return start_request(api, path, false, send, ops, arg, err, errlen);
 }
 
 void k8s_request_cancel(struct k8s_request *r)

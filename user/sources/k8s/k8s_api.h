@@ -21,6 +21,7 @@
 
 #define K8S_SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
 #define K8S_DEFAULT_WATCH_TIMEOUT_MS 300000
+#define K8S_MAX_NAMESPACES 32
 
 /* The agent's k8s options, as given. */
 struct k8s_options {
@@ -29,6 +30,9 @@ struct k8s_options {
 	const char *ca_file;	   /* --ca-file */
 	bool discover;		   /* --k8s-discover */
 	uint64_t watch_timeout_ms; /* --k8s-watch-timeout: timeoutSeconds of each watch */
+	/* --k8s-namespace: watch only these (RBAC without cluster-wide list); 0: all */
+	const char *namespaces[K8S_MAX_NAMESPACES];
+	size_t n_namespaces;
 };
 
 /* Where and how to reach the API, once resolved. */
@@ -77,11 +81,20 @@ struct k8s_request_ops {
 	void (*done)(void *arg, const struct k8s_result *res);
 };
 
+/* What the agent's API client did, for metrics and the scale measurements. */
+struct k8s_api_stats {
+	unsigned long long requests;	/* started */
+	unsigned long long connections; /* TCP connections opened */
+	int http_version;		/* of the last answer: 0 (none yet), 1 or 2 */
+	unsigned open_requests;		/* in flight now */
+};
+
 struct k8s_api *k8s_api_new(struct event_loop *loop, const struct k8s_api_config *cfg, char *err,
 			    size_t errlen);
 /* Cancels every request (no callbacks). */
 void k8s_api_free(struct k8s_api *api);
 const struct k8s_api_config *k8s_api_config(const struct k8s_api *api);
+void k8s_api_stats(const struct k8s_api *api, struct k8s_api_stats *out);
 
 /*
  * GETs path (from "/api/..."); stream: the body is handed out line by line
@@ -91,6 +104,17 @@ const struct k8s_api_config *k8s_api_config(const struct k8s_api *api);
 struct k8s_request *k8s_request_start(struct k8s_api *api, const char *path, bool stream,
 				      const struct k8s_request_ops *ops, void *arg, char *err,
 				      size_t errlen);
+/* What a request that writes sends: its method, and a body of that content type. */
+struct k8s_send {
+	const char *method;	  /* "POST", "PUT" or "PATCH" */
+	const char *content_type; /* "application/json", "application/merge-patch+json" */
+	const char *body;	  /* copied */
+};
+
+/* As k8s_request_start (not a stream), with a body: a create, replace or patch. */
+struct k8s_request *k8s_request_send(struct k8s_api *api, const char *path,
+				     const struct k8s_send *send, const struct k8s_request_ops *ops,
+				     void *arg, char *err, size_t errlen);
 /* Stops a request; its callbacks are not called again.  NULL is fine. */
 void k8s_request_cancel(struct k8s_request *req);
 

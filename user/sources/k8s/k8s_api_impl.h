@@ -49,11 +49,18 @@ struct k8s_api {
 	struct k8s_request *queue_head, *queue_tail;
 	struct k8s_request *delivering; /* its callbacks are running */
 	bool processing;
+	int http_version; /* of the last answer: 0 (none yet), 1 or 2 */
+	struct k8s_api_stats stats;
 };
 
 /* Puts r on the list of requests with news to hand out (once). */
 void k8s_api_queue(struct k8s_request *r);
+/* Notes the HTTP version r was answered in (and limits connections for HTTP/2). */
+void k8s_api_note_version(struct k8s_api *api, CURL *easy);
 /* Sets up r's easy handle for GET path; -errno with err set. */
 int k8s_request_setup(struct k8s_request *r, const char *path, char *err, size_t errlen);
+/* Makes r send a body with another method (after k8s_request_setup); -errno with err set. */
+int k8s_request_set_body(struct k8s_request *r, const struct k8s_send *send, char *err,
+			 size_t errlen);
 
 #endif

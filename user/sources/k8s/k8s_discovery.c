@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-/* --k8s-discover: every Service annotated socklb.io/enabled: "true" becomes a target. */
+/*
+ * --k8s-discover: every Service annotated socklb.io/enabled: "true" becomes a
+ * target, read from the Services informer's cache (no request of its own).
+ */
 #include "sources/k8s/k8s_source_impl.h"
-#include "lib/clock.h"
 #include "lib/log.h"
 
 #include <errno.h>
@@ -10,37 +12,33 @@
 #include <string.h>
 
 /* A Service a k8s: spec names is the spec's: discovery leaves it alone. */
-bool k8s_named_by_spec(const struct k8s_source *s, const char *ns, const char *name)
+static bool named_by_spec(const struct k8s_source *s, const char *key)
 {
-	for (size_t i = 0; i < s->n; i++) {
-		const struct k8s_target *t = s->targets[i];
-
-		if (!t->discovered && !strcmp(t->ns, ns) && !strcmp(t->name, name))
+	for (const struct k8s_target *t = strmap_get(&s->by_key, key); t; t = t->same_next) {
+		if (!t->discovered)
 			return true;
 	}
 	return false;
 }
 
-/* ------------------------------------------------------------- discovery */
+static struct k8s_target *discovered_of(const struct k8s_source *s, const char *key)
+{
+	for (struct k8s_target *t = strmap_get(&s->by_key, key); t; t = t->same_next) {
+		if (t->discovered)
+			return t;
+	}
+	return NULL;
+}
 
 ssize_t k8s_find_discovered(const struct k8s_source *s, const char *ns, const char *name)
 {
-	for (size_t i = 0; i < s->n; i++) {
-		const struct k8s_target *t = s->targets[i];
+	char key[sizeof(((struct k8s_target *)0)->key)];
+	const struct k8s_target *t;
 
-		if (t->discovered && !strcmp(t->ns, ns) && !strcmp(t->name, name))
-			return (ssize_t)i;
-	}
-	return -ENOENT;
-}
-
-static void discovery_reset(void *owner)
-{
-	struct k8s_source *s = owner;
-
-	s->discovery_listing = true;
-	for (size_t i = 0; i < s->n; i++)
-		s->targets[i]->seen = false;
+	if (k8s_key(key, sizeof(key), ns, name))
+		return -ENOENT;
+	t = discovered_of(s, key);
+	return t ? (ssize_t)t->pos : -ENOENT;
 }
 
 void k8s_undiscover(struct k8s_source *s, size_t index, const char *why)
@@ -60,88 +58,80 @@ static struct k8s_target *discover(struct k8s_source *s, const struct k8s_servic
 	if (t) {
 		t->discovered = true;
 		t->sel.all_ports = true;
-		t->svc_synced = true;
 	}
 	if (!t || k8s_source_add_target(s, t)) {
-		log_error("msg=\"out of memory: discovered service not watched\" service=%s/%s",
+		log_error("msg=\"out of memory: discovered service not balanced\" service=%s/%s",
 			  svc->ns, svc->name);
 		if (t)
 			k8s_target_free(t, false);
 		return NULL;
 	}
 	log_info("msg=\"k8s discovery: balancing service\" service=%s/%s", svc->ns, svc->name);
-	if (k8s_target_start_watches(t))
-		log_error("msg=\"out of memory: discovered service not watched\" service=%s/%s",
-			  svc->ns, svc->name);
+	k8s_target_apply(t);
 	return t;
 }
 
-static void discovery_object(void *owner, enum k8s_event_type type, json_object *obj)
+/* Why the Service under key is not (any more) discovery's, or NULL if it is. */
+static const char *not_discoverable(const struct k8s_source *s, const char *key,
+				    const struct k8s_service *svc)
 {
-	struct k8s_source *s = owner;
-	struct k8s_service svc;
-	struct k8s_target *t;
-	ssize_t i;
-	char err[256];
-
-	if (k8s_service_parse(obj, &svc, err, sizeof(err))) {
-		log_warn("msg=\"k8s discovery: ignoring a Service\" error=%s", log_q(err));
-		return;
-	}
-	i = k8s_find_discovered(s, svc.ns, svc.name);
-	if (type == K8S_EVENT_DELETED || !k8s_service_discoverable(&svc) ||
-	    k8s_named_by_spec(s, svc.ns, svc.name)) {
-		if (i >= 0)
-			k8s_undiscover(s, (size_t)i,
-				       type == K8S_EVENT_DELETED ? "deleted"
-				       : k8s_named_by_spec(s, svc.ns, svc.name)
-					   ? "named-by-a-k8s-spec"
-					   : "not-annotated-or-no-cluster-ip");
-		k8s_service_free(&svc);
-		return;
-	}
-	t = i >= 0 ? s->targets[i] : discover(s, &svc);
-	if (!t) {
-		k8s_service_free(&svc);
-		return;
-	}
-	t->seen = true;
-	k8s_target_set_service(t, &svc);
-	k8s_target_apply(t);
+	if (!svc)
+		return "deleted";
+	if (named_by_spec(s, key))
+		return "named-by-a-k8s-spec";
+	if (!k8s_service_discoverable(svc))
+		return "not-annotated-or-no-cluster-ip";
+	return NULL;
 }
 
-static void discovery_synced(void *owner)
+/* Discovers or forgets the Service under key, as the cache has it now. */
+/* The Service under key ("ns/name") in the cache of its namespace, or NULL. */
+static const struct k8s_service *cached_service(const struct k8s_source *s, const char *key)
 {
-	struct k8s_source *s = owner;
+	const char *slash = strchr(key, '/');
+	char ns[K8S_NAME_LEN];
+	const struct k8s_scope *scope;
 
-	if (!s->discovery_listing)
+	snprintf(ns, sizeof(ns), "%.*s", slash ? (int)(slash - key) : 0, key);
+	scope = k8s_source_scope(s, ns);
+	return scope ? k8s_cache_get(k8s_informer_cache(scope->services), key) : NULL;
+}
+
+static void reconcile_one(struct k8s_source *s, const char *key)
+{
+	const struct k8s_service *svc = cached_service(s, key);
+	struct k8s_target *t = discovered_of(s, key);
+	const char *why = not_discoverable(s, key, svc);
+
+	if (t && why) {
+		k8s_undiscover(s, t->pos, why);
 		return;
-	s->discovery_listing = false;
-	s->discovery_listed = true;
+	}
+	if (!t && !why)
+		t = discover(s, svc);
+	if (t)
+		t->seen = true;
+}
+
+static void reconcile_entry(void *arg, const struct k8s_cache_entry *e)
+{
+	reconcile_one(arg, e->key);
+}
+
+void k8s_discovery_reconcile(struct k8s_source *s, const char *key)
+{
+	if (!s->opts.discover || !k8s_source_services_synced(s))
+		return;
+	if (key) {
+		reconcile_one(s, key);
+		return;
+	}
+	for (size_t i = 0; i < s->n; i++)
+		s->targets[i]->seen = false;
+	for (size_t i = 0; i < s->n_scopes; i++)
+		k8s_cache_each(k8s_informer_cache(s->scopes[i].services), reconcile_entry, s);
 	for (size_t i = s->n; i-- > 0;) {
 		if (s->targets[i]->discovered && !s->targets[i]->seen)
 			k8s_undiscover(s, i, "gone-from-list");
 	}
-	k8s_source_notify(s);
 }
-
-static void discovery_health(void *owner, const char *error, const char *detail)
-{
-	struct k8s_source *s = owner;
-
-	if (error && !s->discovery_error[0])
-		log_warn("msg=\"k8s discovery state\" state=failing error=%s detail=%s "
-			 "action=keep-discovered",
-			 error, log_q(detail ? detail : ""));
-	else if (!error && (s->discovery_error[0] || !s->discovery_ok))
-		log_info("msg=\"k8s discovery state\" state=ok");
-	snprintf(s->discovery_error, sizeof(s->discovery_error), "%s", error ? error : "");
-	s->discovery_ok = !error;
-}
-
-const struct k8s_watcher_ops k8s_discovery_ops = {
-    .reset = discovery_reset,
-    .object = discovery_object,
-    .synced = discovery_synced,
-    .health = discovery_health,
-};

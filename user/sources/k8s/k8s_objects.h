@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include "model/endpoint.h"
+#include "sources/k8s/k8s_cache.h"
 
 #define K8S_NAME_LEN 64	     /* a namespace, Service or port name (RFC 1123 label) and NUL */
 #define K8S_OBJ_NAME_LEN 254 /* an object name (RFC 1123 subdomain) and NUL */
@@ -76,7 +77,8 @@ struct k8s_slice_port {
 
 struct k8s_slice {
 	char name[K8S_OBJ_NAME_LEN];
-	int family; /* AF_INET or AF_INET6; 0 for FQDN slices (not used) */
+	char service[K8S_NAME_LEN]; /* label kubernetes.io/service-name; "" if none */
+	int family;		    /* AF_INET or AF_INET6; 0 for FQDN slices (not used) */
 	struct k8s_slice_port *ports;
 	size_t n_ports;
 	union socklb_addr *ready; /* the first address of every ready endpoint */
@@ -88,32 +90,18 @@ struct k8s_slice {
 int k8s_slice_parse(json_object *obj, struct k8s_slice *out, char *err, size_t errlen);
 void k8s_slice_free(struct k8s_slice *slice);
 
-/* Every EndpointSlice of one Service, by name. */
-struct k8s_slice_set {
-	struct k8s_slice *items;
-	size_t n, cap;
-};
-
-/* Adds slice (taken over; *slice is zeroed) or replaces the one of its name. */
-int k8s_slice_set_put(struct k8s_slice_set *set, struct k8s_slice *slice);
-/* Removes the slice of that name; false if there was none. */
-bool k8s_slice_set_delete(struct k8s_slice_set *set, const char *name);
-/*
- * One list item or watch event for the set: deleted removes the slice of
- * obj's name, anything else parses obj and adds or replaces it.  -EINVAL
- * (err says why) if obj is not an EndpointSlice, -ENOMEM.
- */
-int k8s_slice_set_event(struct k8s_slice_set *set, bool deleted, json_object *obj, char *err,
-			size_t errlen);
-void k8s_slice_set_clear(struct k8s_slice_set *set);
-
 /*
  * The backends of one VIP: every ready endpoint of the VIP's family in every
- * slice, on the slice port named v->port_name, sorted, without duplicates
- * (malloc'd into *out, NULL when none).  Returns -1 only when out of memory.
+ * slice of slices[n_slices] (a Service's), on the slice port named
+ * v->port_name, sorted, without duplicates (malloc'd into *out, NULL when
+ * none).  Returns -ENOMEM only when out of memory.
  */
-int k8s_slice_set_backends(const struct k8s_slice_set *set, const struct k8s_vip *v,
-			   struct endpoint **out, size_t *n);
+int k8s_slices_backends(const struct k8s_slice *const *slices, size_t n_slices,
+			const struct k8s_vip *v, struct endpoint **out, size_t *n);
+
+/* The two resources the k8s: source informs itself of (k8s_cache.h). */
+extern const struct k8s_resource k8s_services_resource;	      /* struct k8s_service */
+extern const struct k8s_resource k8s_endpointslices_resource; /* struct k8s_slice, by Service */
 
 /* The value of the dotted path ("metadata.resourceVersion") if it is a string. */
 const char *k8s_get_str(json_object *obj, const char *path);

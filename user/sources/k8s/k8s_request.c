@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 static int append_body(struct k8s_request *r, const char *data, size_t n, size_t max)
 {
@@ -53,6 +54,19 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *userp)
 	return n;
 }
 
+/* Counts the connections the agent opens (CURLOPT_OPENSOCKETFUNCTION). */
+static curl_socket_t open_socket(void *arg, curlsocktype purpose, struct curl_sockaddr *addr)
+{
+	struct k8s_api *api = arg;
+	curl_socket_t fd;
+
+	(void)purpose;
+	fd = socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
+	if (fd != CURL_SOCKET_BAD)
+		api->stats.connections++;
+	return fd;
+}
+
 /* The blank line after the headers: the answer's status is known. */
 static size_t on_header(char *data, size_t size, size_t nmemb, void *userp)
 {
@@ -63,6 +77,7 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *userp)
 	if (n <= 2 && n > 0 && (data[0] == '\r' || data[0] == '\n')) {
 		curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &code);
 		if (code >= 200) {
+			k8s_api_note_version(r->api, r->easy);
 			r->status = code;
 			r->open_pending = true;
 			k8s_api_queue(r);
@@ -149,10 +164,37 @@ int k8s_request_setup(struct k8s_request *r, const char *path, char *err, size_t
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPIDLE, 30L);
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPINTVL, 10L);
+	/* HTTP/2 when the server offers it (ALPN), and wait for its one connection. */
+	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
 	curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+	curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+	curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, r->api);
 	/* A watch runs until the server ends it; the watcher notices a stall itself. */
 	if (!r->stream)
 		curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)K8S_REQUEST_TIMEOUT_MS);
+	return 0;
+}
+
+int k8s_request_set_body(struct k8s_request *r, const struct k8s_send *send, char *err,
+			 size_t errlen)
+{
+	char header[128];
+	struct curl_slist *l;
+
+	snprintf(header, sizeof(header), "Content-Type: %s", send->content_type);
+	l = curl_slist_append(r->headers, header);
+	if (!l) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	r->headers = l;
+	curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->headers);
+	curl_easy_setopt(r->easy, CURLOPT_CUSTOMREQUEST, send->method);
+	curl_easy_setopt(r->easy, CURLOPT_POSTFIELDSIZE, (long)strlen(send->body));
+	if (curl_easy_setopt(r->easy, CURLOPT_COPYPOSTFIELDS, send->body) != CURLE_OK) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
 	return 0;
 }
 

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* EndpointSlices (discovery.k8s.io/v1): the ready backends of a Service. */
 #include "sources/k8s/k8s_json.h"
-#include "lib/array.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -80,6 +79,18 @@ static int parse_slice_endpoints(json_object *obj, struct k8s_slice *out, char *
 	return 0;
 }
 
+/* The Service a slice belongs to: its label kubernetes.io/service-name. */
+static int slice_service(json_object *obj, struct k8s_slice *out, char *err, size_t errlen)
+{
+	json_object *labels = k8s_json_path(obj, "metadata.labels"), *v;
+
+	if (!labels || !json_object_object_get_ex(labels, "kubernetes.io/service-name", &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return 0;
+	return k8s_copy_str(out->service, sizeof(out->service), json_object_get_string(v),
+			    "service-name label", err, errlen);
+}
+
 int k8s_slice_parse(json_object *obj, struct k8s_slice *out, char *err, size_t errlen)
 {
 	const char *name, *type;
@@ -93,7 +104,8 @@ int k8s_slice_parse(json_object *obj, struct k8s_slice *out, char *err, size_t e
 		snprintf(err, errlen, "EndpointSlice without metadata.name");
 		return -EINVAL;
 	}
-	if (k8s_copy_str(out->name, sizeof(out->name), name, "EndpointSlice name", err, errlen))
+	if (k8s_copy_str(out->name, sizeof(out->name), name, "EndpointSlice name", err, errlen) ||
+	    slice_service(obj, out, err, errlen))
 		return -EINVAL;
 	if (type && !strcmp(type, "IPv4"))
 		out->family = AF_INET;
@@ -114,74 +126,6 @@ void k8s_slice_free(struct k8s_slice *slice)
 	memset(slice, 0, sizeof(*slice));
 }
 
-static struct k8s_slice *find_slice(const struct k8s_slice_set *set, const char *name)
-{
-	for (size_t i = 0; i < set->n; i++) {
-		if (!strcmp(set->items[i].name, name))
-			return &set->items[i];
-	}
-	return NULL;
-}
-
-int k8s_slice_set_put(struct k8s_slice_set *set, struct k8s_slice *slice)
-{
-	struct k8s_slice *old = find_slice(set, slice->name);
-
-	if (old) {
-		k8s_slice_free(old);
-		*old = *slice;
-		memset(slice, 0, sizeof(*slice));
-		return 0;
-	}
-	if (ARRAY_RESERVE(set->items, set->cap, set->n))
-		return -ENOMEM;
-	set->items[set->n++] = *slice;
-	memset(slice, 0, sizeof(*slice));
-	return 0;
-}
-
-bool k8s_slice_set_delete(struct k8s_slice_set *set, const char *name)
-{
-	struct k8s_slice *s = find_slice(set, name);
-
-	if (!s)
-		return false;
-	k8s_slice_free(s);
-	*s = set->items[--set->n];
-	return true;
-}
-
-int k8s_slice_set_event(struct k8s_slice_set *set, bool deleted, json_object *obj, char *err,
-			size_t errlen)
-{
-	struct k8s_slice slice;
-	const char *name;
-
-	if (deleted) {
-		/* A deletion needs only the name: the rest may be stale. */
-		name = k8s_get_str(obj, "metadata.name");
-		if (name)
-			k8s_slice_set_delete(set, name);
-		return 0;
-	}
-	if (k8s_slice_parse(obj, &slice, err, errlen))
-		return -EINVAL;
-	if (k8s_slice_set_put(set, &slice)) {
-		k8s_slice_free(&slice);
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
-	return 0;
-}
-
-void k8s_slice_set_clear(struct k8s_slice_set *set)
-{
-	for (size_t i = 0; i < set->n; i++)
-		k8s_slice_free(&set->items[i]);
-	free(set->items);
-	memset(set, 0, sizeof(*set));
-}
-
 /* The slice's port for v, host order; 0 if the slice has none of that name. */
 static __u16 slice_port(const struct k8s_slice *s, const struct k8s_vip *v)
 {
@@ -197,23 +141,23 @@ static int by_endpoint(const void *a, const void *b)
 	return endpoint_cmp(a, b);
 }
 
-int k8s_slice_set_backends(const struct k8s_slice_set *set, const struct k8s_vip *v,
-			   struct endpoint **out, size_t *n)
+int k8s_slices_backends(const struct k8s_slice *const *slices, size_t n_slices,
+			const struct k8s_vip *v, struct endpoint **out, size_t *n)
 {
 	size_t total = 0, kept = 0;
 	struct endpoint *eps;
 
 	*out = NULL;
 	*n = 0;
-	for (size_t i = 0; i < set->n; i++)
-		total += set->items[i].n_ready;
+	for (size_t i = 0; i < n_slices; i++)
+		total += slices[i]->n_ready;
 	if (total == 0)
 		return 0;
 	eps = calloc(total, sizeof(*eps));
 	if (!eps)
 		return -ENOMEM;
-	for (size_t i = 0; i < set->n; i++) {
-		const struct k8s_slice *s = &set->items[i];
+	for (size_t i = 0; i < n_slices; i++) {
+		const struct k8s_slice *s = slices[i];
 		__u16 port = s->family == v->vip.family ? slice_port(s, v) : 0;
 
 		for (size_t j = 0; port && j < s->n_ready; j++) {

@@ -24,15 +24,30 @@ void k8s_target_record_error(struct k8s_target *t, const char *error)
 
 /* ------------------------------------------------------------ the state */
 
-static enum target_state current_state(const struct k8s_target *t)
+static const struct k8s_service *service_of(const struct k8s_target *t)
 {
-	if (t->api_error[WATCH_SERVICE][0] || t->api_error[WATCH_SLICES][0])
-		return T_FAILING;
-	if (!t->svc_synced || !t->slices_synced)
+	const struct k8s_scope *scope = k8s_source_scope(t->src, t->ns);
+
+	return scope ? k8s_cache_get(k8s_informer_cache(scope->services), t->key) : NULL;
+}
+
+/* Its own state: what its Service says, whatever the API's health. */
+static enum target_state own_state(const struct k8s_target *t)
+{
+	if (!k8s_source_scope(t->src, t->ns))
+		return T_FAILING; /* its namespace is not watched (config_error says so) */
+	if (!k8s_source_synced(t->src))
 		return T_PENDING;
-	if (!t->svc_exists)
+	if (!service_of(t))
 		return T_EMPTY;
 	return t->config_error[0] ? T_FAILING : T_OK;
+}
+
+enum target_state k8s_target_state(const struct k8s_target *t)
+{
+	struct k8s_informer_health h;
+
+	return k8s_source_failing(t->src, t->ns, &h) ? T_FAILING : t->state;
 }
 
 static size_t published_backends(const struct k8s_target *t)
@@ -44,38 +59,29 @@ static size_t published_backends(const struct k8s_target *t)
 	return n;
 }
 
-/* One log line per change of state, never one per retry. */
-void k8s_target_update_state(struct k8s_target *t)
+/*
+ * One log line per change of its own state.  The API's failures are the
+ * informers' to log, once for every target (k8s_informer.c).
+ */
+static void update_state(struct k8s_target *t)
 {
-	enum target_state to = current_state(t);
+	enum target_state to = own_state(t);
 	enum target_state from = t->state;
-	const char *api_error = t->api_error[WATCH_SERVICE][0] ? t->api_error[WATCH_SERVICE]
-							       : t->api_error[WATCH_SLICES];
 
-	if (to != from) {
-		t->state = to;
-		if (to == T_OK)
-			log_info("msg=\"k8s state\" source=%s from=%s state=ok vips=%zu "
-				 "backends=%zu",
-				 log_q(t->source), k8s_state_names[from], t->n_vips,
-				 published_backends(t));
-		else if (to == T_FAILING && api_error[0])
-			log_warn("msg=\"k8s state\" source=%s from=%s state=failing error=%s "
-				 "detail=%s action=keep-last-known",
-				 log_q(t->source), k8s_state_names[from], api_error,
-				 log_q(t->api_detail));
-		else if (to == T_FAILING)
-			log_warn("msg=\"k8s state\" source=%s from=%s state=failing "
-				 "error=%s",
-				 log_q(t->source), k8s_state_names[from], log_q(t->config_error));
-		else if (to == T_EMPTY)
-			log_warn("msg=\"k8s state\" source=%s from=%s state=empty "
-				 "error=service-not-found",
-				 log_q(t->source), k8s_state_names[from]);
-		if (to == T_EMPTY)
-			k8s_target_record_error(t, "service-not-found");
-	}
-	k8s_source_notify(t->src);
+	if (to == from)
+		return;
+	t->state = to;
+	if (to == T_OK)
+		log_info("msg=\"k8s state\" source=%s from=%s state=ok vips=%zu backends=%zu",
+			 log_q(t->source), k8s_state_names[from], t->n_vips, published_backends(t));
+	else if (to == T_FAILING)
+		log_warn("msg=\"k8s state\" source=%s from=%s state=failing error=%s",
+			 log_q(t->source), k8s_state_names[from], log_q(t->config_error));
+	else if (to == T_EMPTY)
+		log_warn("msg=\"k8s state\" source=%s from=%s state=empty error=service-not-found",
+			 log_q(t->source), k8s_state_names[from]);
+	if (to == T_EMPTY)
+		k8s_target_record_error(t, "service-not-found");
 }
 
 static void set_config_error(struct k8s_target *t, const char *error)
@@ -85,7 +91,7 @@ static void set_config_error(struct k8s_target *t, const char *error)
 	snprintf(t->config_error, sizeof(t->config_error), "%s", error);
 	if (error[0]) {
 		k8s_target_record_error(t, error);
-		/* Logged once here, when it appears; k8s_target_update_state logs the state. */
+		/* Logged once here, when it appears; update_state logs the state. */
 		log_warn("msg=\"k8s service cannot be balanced\" source=%s error=%s",
 			 log_q(t->source), log_q(error));
 	}
@@ -104,6 +110,26 @@ static bool same_backends(const struct target_vip *tv, const struct endpoint *ep
 	return true;
 }
 
+/* The backends of tv from every slice of the target's Service (malloc'd into *eps). */
+static int vip_backends(const struct k8s_target *t, const struct target_vip *tv,
+			struct endpoint **eps, size_t *n)
+{
+	const struct k8s_scope *scope = k8s_source_scope(t->src, t->ns);
+	size_t n_slices = 0;
+	struct k8s_cache_entry *const *e =
+	    scope ? k8s_cache_indexed(k8s_informer_cache(scope->slices), t->key, &n_slices) : NULL;
+	const struct k8s_slice **slices = calloc(n_slices ? n_slices : 1, sizeof(*slices));
+	int ret;
+
+	if (!slices)
+		return -ENOMEM;
+	for (size_t i = 0; i < n_slices; i++)
+		slices[i] = e[i]->obj;
+	ret = k8s_slices_backends(slices, n_slices, &tv->v, eps, n);
+	free(slices);
+	return ret;
+}
+
 static void publish_vip(struct k8s_target *t, struct target_vip *tv)
 {
 	struct service_table *table = t->src->table;
@@ -113,7 +139,7 @@ static void publish_vip(struct k8s_target *t, struct target_vip *tv)
 
 	if (tv->dynamic && !service_table_owns(table, &tv->v.vip, t))
 		return; /* a configured service took the VIP over */
-	if (!tv->none && k8s_slice_set_backends(&t->slices, &tv->v, &eps, &n)) {
+	if (!tv->none && vip_backends(t, tv, &eps, &n)) {
 		log_error("msg=\"out of memory for k8s backends\" source=%s", log_q(t->source));
 		return;
 	}
@@ -134,10 +160,20 @@ static void publish_vip(struct k8s_target *t, struct target_vip *tv)
 	tv->applied = true;
 }
 
-void k8s_target_drop_vip(struct k8s_target *t, size_t i, bool from_table)
+static void vip_key(const struct endpoint *vip, char *buf, size_t len)
+{
+	endpoint_str(vip, buf, len);
+}
+
+static void drop_vip(struct k8s_target *t, size_t i, bool from_table)
 {
 	struct target_vip *tv = &t->vips[i];
+	char key[ENDPOINT_STR_LEN];
 
+	vip_key(&tv->v.vip, key, sizeof(key));
+	if (strmap_get(&t->src->by_vip, key) == t &&
+	    !(t->sel.has_vip && endpoint_equal(&t->sel.vip, &tv->v.vip)))
+		strmap_del(&t->src->by_vip, key);
 	if (from_table && tv->dynamic)
 		service_table_remove_dynamic(t->src->table, &tv->v.vip, t);
 	free(tv->backends);
@@ -163,7 +199,7 @@ static int add_vip(struct k8s_target *t, const struct k8s_vip *v, bool none, cha
 {
 	struct target_vip *grown = realloc(t->vips, (t->n_vips + 1) * sizeof(*grown));
 	struct target_vip *tv;
-	char vip[ENDPOINT_STR_LEN];
+	char vip[ENDPOINT_STR_LEN], key[ENDPOINT_STR_LEN];
 
 	if (!grown) {
 		snprintf(err, errlen, "out of memory");
@@ -187,6 +223,13 @@ static int add_vip(struct k8s_target *t, const struct k8s_vip *v, bool none, cha
 			 endpoint_str(&v->vip, vip, sizeof(vip)));
 		free(tv->source);
 		return -EEXIST;
+	}
+	vip_key(&v->vip, key, sizeof(key));
+	if (tv->dynamic && strmap_put(&t->src->by_vip, key, t)) {
+		service_table_remove_dynamic(t->src->table, &v->vip, t);
+		free(tv->source);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
 	}
 	t->n_vips++;
 	return 0;
@@ -217,7 +260,7 @@ static void sync_vips(struct k8s_target *t, const struct k8s_vip *want, size_t n
 		for (size_t j = 0; j < n_want && !keep; j++)
 			keep = endpoint_equal(&t->vips[i].v.vip, &want[j].vip);
 		if (!keep)
-			k8s_target_drop_vip(t, i, true);
+			drop_vip(t, i, true);
 	}
 	for (size_t j = 0; j < n_want; j++) {
 		ssize_t i = k8s_target_find_vip(t, &want[j].vip);
@@ -258,18 +301,29 @@ static bool vips_differ(const struct k8s_target *t, const struct k8s_vip *want, 
 /* Publishes what the Service and its slices say, once both are known. */
 void k8s_target_apply(struct k8s_target *t)
 {
+	const struct k8s_service *svc = service_of(t);
 	struct k8s_vip *want = NULL, given;
 	size_t n_want = 0;
 	char err[320] = "", taken[320] = "";
 
-	if (!t->svc_synced || !t->slices_synced) {
-		k8s_target_update_state(t);
+	if (!k8s_source_scope(t->src, t->ns)) {
+		snprintf(err, sizeof(err),
+			 "namespace %s is not watched: add --k8s-namespace %s (the agent watches "
+			 "only the namespaces it is given)",
+			 t->ns, t->ns);
+		set_config_error(t, err);
+		update_state(t);
 		return;
 	}
-	if (t->svc_exists &&
-	    k8s_service_vips(&t->svc, &t->sel, &want, &n_want, err, sizeof(err)) == 0)
+	if (!k8s_source_synced(t->src)) {
+		update_state(t);
+		return;
+	}
+	t->refreshes++;
+	t->last_refresh = wall_now();
+	if (svc && k8s_service_vips(svc, &t->sel, &want, &n_want, err, sizeof(err)) == 0)
 		err[0] = '\0';
-	else if (!t->svc_exists)
+	else if (!svc)
 		err[0] = '\0'; /* not an error of the Service: it is not there (state empty) */
 	if (t->sel.has_vip && n_want == 0) {
 		/* The VIP the user gave stays; without a usable Service it has no backends. */
@@ -285,18 +339,14 @@ void k8s_target_apply(struct k8s_target *t)
 	for (size_t i = 0; i < t->n_vips; i++)
 		publish_vip(t, &t->vips[i]);
 	free(want);
-	k8s_target_update_state(t);
+	update_state(t);
 }
 
 void k8s_target_free(struct k8s_target *t, bool from_table)
 {
-	k8s_watcher_free(t->svc_watch);
-	k8s_watcher_free(t->slice_watch);
 	while (t->n_vips)
-		k8s_target_drop_vip(t, t->n_vips - 1, from_table);
+		drop_vip(t, t->n_vips - 1, from_table);
 	free(t->vips);
-	k8s_service_free(&t->svc);
-	k8s_slice_set_clear(&t->slices);
 	free(t->port_name);
 	free(t->source);
 	free(t);
@@ -312,6 +362,7 @@ struct k8s_target *k8s_target_new(struct k8s_source *s, const char *source, cons
 	t->src = s;
 	snprintf(t->ns, sizeof(t->ns), "%s", ns);
 	snprintf(t->name, sizeof(t->name), "%s", name);
+	k8s_key(t->key, sizeof(t->key), ns, name);
 	t->source = strdup(source);
 	t->port_name = port_name ? strdup(port_name) : NULL;
 	t->sel.port_name = t->port_name;

@@ -21,46 +21,12 @@
 #include "sources/k8s/k8s_objects.h"
 #include "sources/k8s/k8s_stream.h"
 #include "sources/k8s/k8s_watcher.h"
+#include "sources/k8s/k8s_cache.h"
+#include "lib/strmap.h"
 #include "lib/log.h"
 #include "sources/source.h"
 #include "agent/state_file.h"
 #include "suites.h"
-
-#define FIXTURES "tests/fixtures/k8s"
-
-static char *read_fixture(const char *name, size_t *len)
-{
-	const char *dir = getenv("SOCKLB_K8S_FIXTURES") ? getenv("SOCKLB_K8S_FIXTURES") : FIXTURES;
-	char path[1024];
-	FILE *f;
-	char *buf;
-	long size;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	f = fopen(path, "r");
-	ck_assert_msg(f, "cannot open fixture %s (run from the repository root)", path);
-	fseek(f, 0, SEEK_END);
-	size = ftell(f);
-	rewind(f);
-	buf = malloc((size_t)size + 1);
-	ck_assert_ptr_nonnull(buf);
-	ck_assert_uint_eq(fread(buf, 1, (size_t)size, f), (size_t)size);
-	buf[size] = '\0';
-	fclose(f);
-	if (len)
-		*len = (size_t)size;
-	return buf;
-}
-
-static json_object *fixture_json(const char *name)
-{
-	char *text = read_fixture(name, NULL);
-	json_object *obj = json_tokener_parse(text);
-
-	ck_assert_msg(obj, "fixture %s is not JSON", name);
-	free(text);
-	return obj;
-}
 
 static json_object *parse(const char *text)
 {
@@ -200,7 +166,7 @@ END_TEST
 
 static void load_service(const char *fixture, struct k8s_service *svc)
 {
-	json_object *obj = fixture_json(fixture);
+	json_object *obj = test_fixture_json(fixture);
 	char err[256] = "";
 
 	ck_assert_msg(k8s_service_parse(obj, svc, err, sizeof(err)) == 0, "%s", err);
@@ -329,7 +295,7 @@ static json_object *list_item(json_object *list, const char *name)
 
 START_TEST(test_service_discovery_list)
 {
-	json_object *list = fixture_json("servicelist-all-namespaces.json");
+	json_object *list = test_fixture_json("servicelist-all-namespaces.json");
 	static const struct {
 		const char *name;
 		bool discoverable;
@@ -408,7 +374,7 @@ END_TEST
 
 static void load_slice(const char *fixture, struct k8s_slice *out)
 {
-	json_object *obj = fixture_json(fixture);
+	json_object *obj = test_fixture_json(fixture);
 	char err[256] = "";
 
 	ck_assert_msg(k8s_slice_parse(obj, out, err, sizeof(err)) == 0, "%s", err);
@@ -423,17 +389,31 @@ static struct k8s_vip vip_for(const char *vip, const char *port_name)
 	return v;
 }
 
-/* The backends of vip as "a,b,c" ("" when none). */
-static const char *backends_str(const struct k8s_slice_set *set, const char *vip,
-				const char *port_name)
+struct slice_list {
+	const struct k8s_slice *items[16];
+	size_t n;
+};
+
+static void collect_slice(void *arg, const struct k8s_cache_entry *e)
+{
+	struct slice_list *l = arg;
+
+	ck_assert_uint_lt(l->n, 16);
+	l->items[l->n++] = e->obj;
+}
+
+/* The backends of vip over every slice of the cache, as "a,b,c" ("" when none). */
+static const char *backends_str(const struct k8s_cache *set, const char *vip, const char *port_name)
 {
 	static char out[1024];
 	struct k8s_vip v = vip_for(vip, port_name);
+	struct slice_list l = {.n = 0};
 	struct endpoint *eps;
 	char buf[ENDPOINT_STR_LEN];
 	size_t n, used = 0;
 
-	ck_assert_int_eq(k8s_slice_set_backends(set, &v, &eps, &n), 0);
+	k8s_cache_each(set, collect_slice, &l);
+	ck_assert_int_eq(k8s_slices_backends(l.items, l.n, &v, &eps, &n), 0);
 	out[0] = '\0';
 	for (size_t i = 0; i < n; i++)
 		used += (size_t)snprintf(out + used, sizeof(out) - used, "%s%s", i ? "," : "",
@@ -442,18 +422,32 @@ static const char *backends_str(const struct k8s_slice_set *set, const char *vip
 	return out;
 }
 
+/* Puts a parsed slice (copied to the heap) into the cache under default/NAME. */
+static void put_slice(struct k8s_cache *set, const struct k8s_slice *s)
+{
+	struct k8s_slice *copy = malloc(sizeof(*copy));
+	char key[320];
+
+	ck_assert_ptr_nonnull(copy);
+	*copy = *s;
+	k8s_key(key, sizeof(key), "default", s->name);
+	ck_assert_int_eq(k8s_cache_put(set, key, copy, NULL, 0), 0);
+}
+
 START_TEST(test_slice_ready_and_named_port)
 {
-	struct k8s_slice_set set = {0};
+	struct k8s_cache set;
 	struct k8s_slice s;
 
+	k8s_cache_init(&set, &k8s_endpointslices_resource);
 	load_slice("endpointslice-sample-service-grpc-ipv4.json", &s);
 	ck_assert_str_eq(s.name, "sample-service-grpc-7xk2p");
 	ck_assert_int_eq(s.family, AF_INET);
 	ck_assert_uint_eq(s.n_ready, 2);
 	ck_assert_uint_eq(s.n_not_ready, 1);
 	ck_assert_uint_eq(s.n_ports, 2);
-	ck_assert_int_eq(k8s_slice_set_put(&set, &s), 0);
+	ck_assert_str_eq(s.service, "sample-service-grpc");
+	put_slice(&set, &s);
 	/* 10.244.1.13 is not ready. */
 	ck_assert_str_eq(backends_str(&set, "10.96.0.10:8080", "grpc"),
 			 "10.244.1.11:8080,10.244.1.12:8080");
@@ -464,30 +458,31 @@ START_TEST(test_slice_ready_and_named_port)
 	ck_assert_str_eq(backends_str(&set, "[fd00:96::10]:8080", "grpc"), "");
 	load_slice("endpointslice-sample-service-grpc-ipv6.json", &s);
 	ck_assert_int_eq(s.family, AF_INET6);
-	ck_assert_int_eq(k8s_slice_set_put(&set, &s), 0);
+	put_slice(&set, &s);
 	ck_assert_str_eq(backends_str(&set, "[fd00:96::10]:8080", "grpc"),
 			 "[fd00:5a1b::b]:8080,[fd00:5a1b::c]:8080");
 	ck_assert_str_eq(backends_str(&set, "10.96.0.10:8080", "grpc"),
 			 "10.244.1.11:8080,10.244.1.12:8080");
-	k8s_slice_set_clear(&set);
+	k8s_cache_free(&set);
 }
 END_TEST
 
-static void put_text(struct k8s_slice_set *set, const char *text)
+static void put_text(struct k8s_cache *set, const char *text)
 {
 	json_object *obj = parse(text);
 	struct k8s_slice s;
 	char err[256] = "";
 
 	ck_assert_msg(k8s_slice_parse(obj, &s, err, sizeof(err)) == 0, "%s", err);
-	ck_assert_int_eq(k8s_slice_set_put(set, &s), 0);
+	put_slice(set, &s);
 	json_object_put(obj);
 }
 
 START_TEST(test_slice_ready_missing_null_and_merge)
 {
-	struct k8s_slice_set set = {0};
+	struct k8s_cache set;
 
+	k8s_cache_init(&set, &k8s_endpointslices_resource);
 	/* ready missing or null: unknown, taken as ready (API docs); false: left out. */
 	put_text(&set,
 		 "{\"metadata\":{\"name\":\"a\"},\"addressType\":\"IPv4\",\"ports\":[{\"name\":"
@@ -519,7 +514,7 @@ START_TEST(test_slice_ready_missing_null_and_merge)
 	put_text(&set,
 		 "{\"metadata\":{\"name\":\"e\"},\"addressType\":\"FQDN\",\"ports\":[{\"name\":"
 		 "\"grpc\",\"port\":8443}],\"endpoints\":[{\"addresses\":[\"db.example\"]}]}");
-	ck_assert_uint_eq(set.n, 5);
+	ck_assert_uint_eq(k8s_cache_count(&set), 5);
 	ck_assert_str_eq(backends_str(&set, "10.96.0.10:8080", "grpc"),
 			 "10.0.0.1:8443,10.0.0.2:8443,10.0.0.3:8443,10.0.0.4:8443,10.0.0.9:8443");
 	/* Replaced by name; deleted by name. */
@@ -528,15 +523,104 @@ START_TEST(test_slice_ready_missing_null_and_merge)
 		 "\"grpc\",\"port\":8443}],\"endpoints\":null}");
 	ck_assert_str_eq(backends_str(&set, "10.96.0.10:8080", "grpc"),
 			 "10.0.0.1:8443,10.0.0.9:8443");
-	ck_assert(k8s_slice_set_delete(&set, "b"));
-	ck_assert(!k8s_slice_set_delete(&set, "b"));
+	ck_assert_int_eq(k8s_cache_del(&set, "default/b", NULL, 0), 0);
+	ck_assert_int_eq(k8s_cache_del(&set, "default/b", NULL, 0), -ENOENT);
 	ck_assert_str_eq(backends_str(&set, "10.96.0.10:8080", "grpc"), "");
 	/* An unnamed Service port maps to the slice port named "". */
 	put_text(&set,
 		 "{\"metadata\":{\"name\":\"f\"},\"addressType\":\"IPv6\",\"ports\":[{\"name\":"
 		 "\"\",\"port\":80}],\"endpoints\":[{\"addresses\":[\"fd00::1\"]}]}");
 	ck_assert_str_eq(backends_str(&set, "[fd00:96::1]:80", ""), "[fd00::1]:80");
-	k8s_slice_set_clear(&set);
+	k8s_cache_free(&set);
+}
+END_TEST
+
+/* A slice of Service svc named name, with one ready endpoint ip. */
+static void put_labelled(struct k8s_cache *c, const char *name, const char *svc, const char *ip,
+			 char *old_index, size_t len)
+{
+	char text[512], err[256] = "", key[320];
+	json_object *obj;
+	struct k8s_slice *s = malloc(sizeof(*s));
+
+	snprintf(text, sizeof(text),
+		 "{\"metadata\":{\"name\":\"%s\",\"labels\":{\"kubernetes.io/service-name\":"
+		 "\"%s\"}},\"addressType\":\"IPv4\",\"ports\":[{\"name\":\"grpc\",\"port\":80}],"
+		 "\"endpoints\":[{\"addresses\":[\"%s\"]}]}",
+		 name, svc, ip);
+	obj = parse(text);
+	ck_assert_ptr_nonnull(s);
+	ck_assert_msg(k8s_slice_parse(obj, s, err, sizeof(err)) == 0, "%s", err);
+	json_object_put(obj);
+	k8s_key(key, sizeof(key), "ns1", name);
+	ck_assert_int_eq(k8s_cache_put(c, key, s, old_index, len), 0);
+}
+
+/* The informers' cache: by key, by index (a slice's Service), relabelled, swapped. */
+START_TEST(test_cache_index)
+{
+	struct k8s_cache c, staging;
+	char old[320];
+	size_t n;
+	struct k8s_cache_entry *const *e;
+
+	k8s_cache_init(&c, &k8s_endpointslices_resource);
+	put_labelled(&c, "web-a", "web", "10.0.0.1", old, sizeof(old));
+	ck_assert_str_eq(old, "");
+	put_labelled(&c, "web-b", "web", "10.0.0.2", old, sizeof(old));
+	put_labelled(&c, "db-a", "db", "10.0.0.3", old, sizeof(old));
+	e = k8s_cache_indexed(&c, "ns1/web", &n);
+	ck_assert_uint_eq(n, 2);
+	ck_assert(!strcmp(e[0]->key, "ns1/web-a") || !strcmp(e[1]->key, "ns1/web-a"));
+	k8s_cache_indexed(&c, "ns2/web", &n);
+	ck_assert_uint_eq(n, 0);
+	/* Relabelled: it moves from one Service to the other; put says from where. */
+	put_labelled(&c, "web-b", "db", "10.0.0.2", old, sizeof(old));
+	ck_assert_str_eq(old, "ns1/web");
+	k8s_cache_indexed(&c, "ns1/web", &n);
+	ck_assert_uint_eq(n, 1);
+	k8s_cache_indexed(&c, "ns1/db", &n);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_int_eq(k8s_cache_del(&c, "ns1/web-a", old, sizeof(old)), 0);
+	ck_assert_str_eq(old, "ns1/web");
+	ck_assert_ptr_null(k8s_cache_indexed(&c, "ns1/web", &n));
+	ck_assert_uint_eq(n, 0);
+	ck_assert_ptr_nonnull(k8s_cache_get(&c, "ns1/db-a"));
+	ck_assert_ptr_null(k8s_cache_get(&c, "ns1/web-a"));
+	/* A list fills a staging copy that replaces the cache whole. */
+	k8s_cache_init(&staging, &k8s_endpointslices_resource);
+	put_labelled(&staging, "x", "web", "10.0.0.9", NULL, 0);
+	k8s_cache_swap(&c, &staging);
+	k8s_cache_free(&staging);
+	ck_assert_uint_eq(k8s_cache_count(&c), 1);
+	k8s_cache_indexed(&c, "ns1/web", &n);
+	ck_assert_uint_eq(n, 1);
+	k8s_cache_free(&c);
+}
+END_TEST
+
+/* Thousands of keys (a cluster's Services): every one found, deleted, none left. */
+START_TEST(test_strmap_many)
+{
+	struct strmap m = {0};
+	static int values[5000];
+	char key[32];
+
+	for (int i = 0; i < 5000; i++) {
+		snprintf(key, sizeof(key), "ns/svc-%d", i);
+		ck_assert_int_eq(strmap_put(&m, key, &values[i]), 0);
+	}
+	ck_assert_uint_eq(m.n, 5000);
+	for (int i = 0; i < 5000; i += 7) {
+		snprintf(key, sizeof(key), "ns/svc-%d", i);
+		ck_assert_ptr_eq(strmap_get(&m, key), &values[i]);
+		ck_assert_ptr_eq(strmap_del(&m, key), &values[i]);
+		ck_assert_ptr_null(strmap_get(&m, key));
+	}
+	ck_assert_ptr_null(strmap_get(&m, "ns/none"));
+	ck_assert_uint_eq(m.n, 5000 - 715);
+	strmap_clear(&m);
+	ck_assert_uint_eq(m.n, 0);
 }
 END_TEST
 
@@ -577,7 +661,7 @@ static void collect_lines(struct k8s_line_buf *b)
 START_TEST(test_line_splitting)
 {
 	size_t len, sizes[] = {1, 2, 7, 100, 4096, 1 << 20};
-	char *text = read_fixture("watch-endpointslices.jsonl", &len);
+	char *text = test_read_fixture("watch-endpointslices.jsonl", &len);
 
 	for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
 		struct k8s_line_buf b = {0};
@@ -628,9 +712,9 @@ START_TEST(test_line_splitting_crlf_and_partial)
 }
 END_TEST
 
-/* What source_k8s.c does with the slices of one Service, without the I/O. */
+/* What the slices informer does with the events, without the I/O. */
 struct slice_watch {
-	struct k8s_slice_set set;
+	struct k8s_cache set;
 	unsigned objects;
 	enum k8s_event_type last;
 };
@@ -639,16 +723,17 @@ static void apply_slice_event(void *arg, enum k8s_event_type type, json_object *
 {
 	struct slice_watch *w = arg;
 	struct k8s_slice s;
-	char err[256] = "";
+	char err[256] = "", key[320];
 
 	w->objects++;
 	w->last = type;
 	if (type == K8S_EVENT_DELETED) {
-		ck_assert(k8s_slice_set_delete(&w->set, k8s_get_str(obj, "metadata.name")));
+		k8s_key(key, sizeof(key), "default", k8s_get_str(obj, "metadata.name"));
+		ck_assert_int_eq(k8s_cache_del(&w->set, key, NULL, 0), 0);
 		return;
 	}
 	ck_assert_msg(k8s_slice_parse(obj, &s, err, sizeof(err)) == 0, "%s", err);
-	ck_assert_int_eq(k8s_slice_set_put(&w->set, &s), 0);
+	put_slice(&w->set, &s);
 }
 
 START_TEST(test_watch_events_recorded_stream)
@@ -685,8 +770,9 @@ START_TEST(test_watch_events_recorded_stream)
 	struct slice_watch w = {0};
 	struct k8s_line_buf b = {0};
 	size_t len, i = 0;
-	char *text = read_fixture("watch-endpointslices.jsonl", &len), *line, err[256];
+	char *text = test_read_fixture("watch-endpointslices.jsonl", &len), *line, err[256];
 
+	k8s_cache_init(&w.set, &k8s_endpointslices_resource);
 	ck_assert_int_eq(k8s_line_buf_append(&b, text, len), 0);
 	while ((line = k8s_line_buf_next(&b, &len))) {
 		enum k8s_line_result r;
@@ -706,7 +792,7 @@ START_TEST(test_watch_events_recorded_stream)
 	ck_assert_uint_eq(st.events, 5);
 	ck_assert_str_contains(err, "watch error 410 Expired: too old resource version");
 	k8s_line_buf_free(&b);
-	k8s_slice_set_clear(&w.set);
+	k8s_cache_free(&w.set);
 	free(text);
 }
 END_TEST
@@ -780,19 +866,21 @@ START_TEST(test_list_parse)
 	struct k8s_watch_state st = {0};
 	struct slice_watch w = {0};
 	size_t len;
-	char *text = read_fixture("endpointslicelist-sample-service-grpc.json", &len), err[256];
+	char *text = test_read_fixture("endpointslicelist-sample-service-grpc.json", &len),
+	     err[256];
 
+	k8s_cache_init(&w.set, &k8s_endpointslices_resource);
 	ck_assert_int_eq(
 	    k8s_list_parse(&st, text, len, false, apply_slice_event, &w, err, sizeof(err)), 0);
 	ck_assert_str_eq(st.rv, "1190");
 	ck_assert_uint_eq(w.objects, 2);
 	ck_assert_str_eq(backends_str(&w.set, "[fd00:96::10]:8080", "grpc"),
 			 "[fd00:5a1b::b]:8080,[fd00:5a1b::c]:8080");
-	k8s_slice_set_clear(&w.set);
+	k8s_cache_free(&w.set);
 	free(text);
 
 	/* A GET of one object: that object, and its resourceVersion. */
-	text = read_fixture("service-sample-service-grpc.json", &len);
+	text = test_read_fixture("service-sample-service-grpc.json", &len);
 	ck_assert_int_eq(
 	    k8s_list_parse(&st, text, len, true, service_seen, &services, err, sizeof(err)), 0);
 	ck_assert_uint_eq(services, 1);
@@ -818,7 +906,7 @@ END_TEST
 START_TEST(test_status_message_and_names)
 {
 	size_t len;
-	char *text = read_fixture("status-404-not-found.json", &len), msg[128];
+	char *text = test_read_fixture("status-404-not-found.json", &len), msg[128];
 
 	k8s_status_message(text, len, msg, sizeof(msg));
 	ck_assert_str_eq(msg, "services \"sample-service-grpc\" not found");
@@ -843,6 +931,10 @@ START_TEST(test_watch_url_and_backoff)
 	ck_assert_str_eq(url, "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices?"
 			      "labelSelector=kubernetes.io%2Fservice-name%3Dweb&watch=1&"
 			      "allowWatchBookmarks=true&timeoutSeconds=2");
+	k8s_list_url(url, sizeof(url), "/api/v1/services", 500, NULL);
+	ck_assert_str_eq(url, "/api/v1/services?limit=500");
+	k8s_list_url(url, sizeof(url), "/api/v1/services", 500, "eyJ2Ijoi+/=");
+	ck_assert_str_eq(url, "/api/v1/services?limit=500&continue=eyJ2Ijoi%2B%2F%3D");
 	ck_assert_uint_eq(k8s_backoff_ms(1), 1000);
 	ck_assert_uint_eq(k8s_backoff_ms(2), 2000);
 	ck_assert_uint_eq(k8s_backoff_ms(3), 4000);
@@ -1010,8 +1102,7 @@ START_TEST(test_state_file_entry_without_vip)
 
 	ck_assert_int_ge(fd, 0);
 	close(fd);
-	ck_assert_msg(state_file_write(path, "/sys/fs/bpf/x", svcs, 2, NULL, 0, err, sizeof(err)) ==
-			  0,
+	ck_assert_msg(state_file_write(path, "/sys/fs/bpf/x", svcs, 2, NULL, err, sizeof(err)) == 0,
 		      "%s", err);
 	root = state_file_read(path, err, sizeof(err));
 	ck_assert_ptr_nonnull(root);
@@ -1050,6 +1141,8 @@ Suite *source_k8s_suite(void)
 	tcase_add_test(objects, test_slice_ready_and_named_port);
 	tcase_add_test(objects, test_slice_ready_missing_null_and_merge);
 	tcase_add_test(objects, test_slice_bad);
+	tcase_add_test(objects, test_cache_index);
+	tcase_add_test(objects, test_strmap_many);
 	suite_add_tcase(s, objects);
 
 	tcase_add_test(stream, test_line_splitting);
