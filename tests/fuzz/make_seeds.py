@@ -142,6 +142,37 @@ def watch_seeds():
     write("fuzz_k8s_watch", "service-modified-crlf", cuts[1] + event)
 
 
+def cluster_seeds():
+    """SocklbNode objects as nodes write them (the fixture, variants), and lists of them."""
+    import json
+    node = json.loads((FIXTURES / "socklbnode-kind-worker.json").read_text())
+    write("fuzz_cluster_node", "socklbnode-kind-worker", b"\0" + json.dumps(node).encode())
+
+    def variant(name, heartbeat, services, publish=1000, beat=30000):
+        obj = {"apiVersion": "socklb.io/v1alpha1", "kind": "SocklbNode",
+               "metadata": {"name": name, "resourceVersion": "7"},
+               "spec": {"heartbeatTime": heartbeat, "publishIntervalMilliseconds": publish,
+                        "heartbeatIntervalMilliseconds": beat, "services": services}}
+        return obj
+    svc = [{"vip": "10.96.0.10:8080",
+            "backends": [{"address": f"10.244.{n}.{p}:8080", "connections": p}
+                         for n in (1, 2) for p in (11, 12, 13)]}]
+    nodes = [variant("node-1", "2023-11-14T22:13:19.000001Z", svc),
+             variant("node-2", "2023-11-14T22:13:20Z", [], publish=250, beat=2000),
+             variant("node-3", "2023-11-14T22:12:00.5Z",
+                     [{"vip": "[fd00:96::10]:8080",
+                       "backends": [{"address": "[fd00:244::11]:8080", "connections": 4}]}]),
+             variant("kind-worker", "2023-11-14T22:13:19.9Z", svc)]
+    for n in nodes:
+        write("fuzz_cluster_node", n["metadata"]["name"], b"\0" + json.dumps(n).encode())
+    lst = {"apiVersion": "socklb.io/v1alpha1", "kind": "SocklbNodeList",
+           "metadata": {"resourceVersion": "48213"}, "items": nodes + [node]}
+    write("fuzz_cluster_node", "socklbnodelist", b"\1" + json.dumps(lst, indent=1).encode())
+    write("fuzz_cluster_node", "socklbnodelist-empty",
+          b'\1{"kind":"SocklbNodeList","apiVersion":"socklb.io/v1alpha1",'
+          b'"metadata":{"resourceVersion":"1"},"items":[]}')
+
+
 def main():
     for i, spec in enumerate(SERVICES):
         write("fuzz_service_spec", f"readme-{i}", spec)
@@ -167,6 +198,7 @@ def main():
             write(harness, f, (FIXTURES / f).read_bytes())
     watch_seeds()
     dns_seeds()
+    cluster_seeds()
 
 
 if __name__ == "__main__":
