@@ -65,7 +65,7 @@ BENCH_BPF  := $(patsubst tests/bench/bpf/%.bpf.c,$(BUILD)/bench/%.bpf.o,$(wildca
 .SECONDARY:
 .PHONY: all deps test unit-test bpf-test e2e-test deploy-test container-test bench-test demo \
         bench bench-quick san clean help format fuzz fuzz-build fuzz-test e2e-san-test \
-        e2e-valgrind-test
+        e2e-valgrind-test soak soak-test
 all: $(BUILD)/socklb
 
 help:
@@ -81,6 +81,9 @@ help:
 	@echo "                  with ASan + UBSan: any sanitizer or leak report fails the test;"
 	@echo "                  part of make test"
 	@echo "make e2e-valgrind-test  test_core.py with the agent under valgrind (memcheck, leaks)"
+	@echo "make soak         the soak (tests/e2e/soak.py): a 3-node rig under churn and faults for"
+	@echo "                  DURATION (30m; 90s, 2h ...), invariants checked all along"
+	@echo "make soak-test    the soak for 3 minutes, part of make test"
 	@echo "make deploy-test  render deploy/ offline and validate it against the Kubernetes schemas"
 	@echo "make container-test  build the image (podman) and run it under the DaemonSet's context"
 	@echo "make bench-test   the benchmark harness in its quick mode (every mode gives figures)"
@@ -228,6 +231,19 @@ container-test: $(BUILD)/socklb
 bench-test: $(BUILD)/socklb $(BENCH_BPF)
 	$(PYTHON) tests/e2e/runner.py tests/bench/test_bench_quick.py
 
+# The soak (tests/e2e/soak.py), niced: it takes about one core.  DURATION: 30m, 90s, 2h.
+DURATION ?= 30m
+SOAK_SECONDS = $(shell $(PYTHON) -c 'import sys; d = sys.argv[1]; \
+  print(int(float(d[:-1]) * {"s": 1, "m": 60, "h": 3600}[d[-1]] if d[-1] in "smh" else int(d)))' \
+  $(DURATION))
+SOAK_RESULTS ?= $(abspath $(BUILD))/soak-results.json
+soak: $(BUILD)/socklb
+	SOCKLB_SOAK_SECONDS=$(SOAK_SECONDS) SOCKLB_SOAK_RESULTS=$(SOAK_RESULTS) \
+	nice -n 10 $(PYTHON) tests/e2e/runner.py --timeout $$(($(SOAK_SECONDS) + 900)) tests/e2e/soak.py
+
+soak-test: $(BUILD)/socklb
+	$(MAKE) soak DURATION=180s SOAK_RESULTS=$(abspath $(BUILD))/soak-test-results.json
+
 fuzz-build: $(FUZZ_BINS)
 
 fuzz: $(FUZZ_BINS)
@@ -238,7 +254,8 @@ fuzz-test: $(FUZZ_BINS)
 
 # About 13 min here on 2 cores (fuzz-test 3, e2e-san-test 3 of them); with CI=true
 # fuzz-test takes 10.5 min instead of 3.
-test: unit-test fuzz-test bpf-test e2e-test e2e-san-test deploy-test container-test bench-test
+test: unit-test fuzz-test bpf-test e2e-test e2e-san-test soak-test deploy-test container-test \
+      bench-test
 
 demo: $(BUILD)/socklb
 	$(PYTHON) tests/e2e/demo.py
