@@ -124,8 +124,8 @@ static void node_list(const uint8_t *data, size_t size)
 	char err[512];
 
 	k8s_cache_init(&l.cache, &cluster_nodes_resource);
-	if (k8s_list_parse(&st, (const char *)data, size, false, take_node, &l, err,
-			   sizeof(err)) == 0) {
+	if (k8s_list_parse(&st, (const char *)data, size, false, take_node, &l, err, sizeof(err)) ==
+	    0) {
 		k8s_cache_each(&l.cache, check_entry, NULL);
 		FUZZ_ASSERT(cluster_peers_collect(&peers, &l.cache, "kind-worker", 1.7e9, 30000) ==
 			    0);

@@ -177,10 +177,11 @@ START_TEST(test_parse_refuses_what_is_not_a_report)
 	    -EINVAL);
 	/* Twice one backend, or one VIP: the lookups would see only one (found by fuzzing). */
 	ck_assert_int_eq(
-	    parse_text("{\"metadata\":{\"name\":\"a\"},\"spec\":{\"services\":[{\"vip\":"
-		       "\"10.96.0.10:8080\",\"backends\":[{\"address\":\"10.244.1.11:8080\","
-		       "\"connections\":1},{\"address\":\"10.244.1.11:8080\",\"connections\":2}]}]}}",
-		       &r, err, sizeof(err)),
+	    parse_text(
+		"{\"metadata\":{\"name\":\"a\"},\"spec\":{\"services\":[{\"vip\":"
+		"\"10.96.0.10:8080\",\"backends\":[{\"address\":\"10.244.1.11:8080\","
+		"\"connections\":1},{\"address\":\"10.244.1.11:8080\",\"connections\":2}]}]}}",
+		&r, err, sizeof(err)),
 	    -EINVAL);
 	ck_assert_str_contains(err, "listed twice");
 	ck_assert_int_eq(
@@ -191,10 +192,11 @@ START_TEST(test_parse_refuses_what_is_not_a_report)
 	ck_assert_str_contains(err, "listed twice");
 	/* A zero count is no connection: left out, as cluster_report_set leaves it out. */
 	ck_assert_int_eq(
-	    parse_text("{\"metadata\":{\"name\":\"a\"},\"spec\":{\"services\":[{\"vip\":"
-		       "\"10.96.0.10:8080\",\"backends\":[{\"address\":\"10.244.1.11:8080\","
-		       "\"connections\":0},{\"address\":\"10.244.1.12:8080\",\"connections\":3}]}]}}",
-		       &r, err, sizeof(err)),
+	    parse_text(
+		"{\"metadata\":{\"name\":\"a\"},\"spec\":{\"services\":[{\"vip\":"
+		"\"10.96.0.10:8080\",\"backends\":[{\"address\":\"10.244.1.11:8080\","
+		"\"connections\":0},{\"address\":\"10.244.1.12:8080\",\"connections\":3}]}]}}",
+		&r, err, sizeof(err)),
 	    0);
 	ck_assert_uint_eq(r.n_services, 1);
 	ck_assert_uint_eq(r.services[0].n, 1);
