@@ -4,7 +4,7 @@
 set -eu
 
 PACKAGES="
-  make gcc clang llvm pkg-config xz-utils git
+  make gcc clang llvm libclang-rt-14-dev pkg-config xz-utils git
   libbpf-dev bpftool libelf-dev zlib1g-dev libjson-c-dev libc-ares-dev libmicrohttpd-dev libcurl4-openssl-dev
   check libsubunit-dev valgrind
   iproute2 iptables python3 python3-grpcio dnsmasq-base python3-yaml

@@ -17,7 +17,10 @@ import time
 import traceback
 from pathlib import Path
 
+import reports
+
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
 
 
 class TestTimeout(Exception):
@@ -65,6 +68,11 @@ def run_one(name, fn, timeout):
         tb = traceback.format_exc()
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
+    # Reports of the agent's sanitizers or valgrind (see reports.py) fail the test too.
+    for why, path, text in reports.take_findings():
+        if ok:
+            ok, reason, tb = False, f"{why} ({path})", ""
+        tb += f"--- {path}\n" + "\n".join(text.splitlines()[:60]) + "\n"
     secs = time.monotonic() - start
     if ok:
         print(f"PASS {name} ({secs:.2f}s)", flush=True)

@@ -10,6 +10,7 @@ import atexit
 import json
 import os
 import re
+import shlex
 import signal
 import subprocess
 import time
@@ -20,6 +21,14 @@ from topology import _reader, wait_for_line
 
 REPO = Path(__file__).resolve().parents[2]
 SOCKLB = str(REPO / "build" / "socklb")
+# The agent under test: SOCKLB_AGENT names another build of it (build/socklb-san
+# for make e2e-san-test), SOCKLB_AGENT_WRAPPER a command to run it under
+# (valgrind, for make e2e-valgrind-test).  `socklb status` stays SOCKLB.
+AGENT = os.environ.get("SOCKLB_AGENT") or SOCKLB
+AGENT_WRAPPER = shlex.split(os.environ.get("SOCKLB_AGENT_WRAPPER", ""))
+# Under valgrind the agent starts and stops many times slower: what waits for
+# it (ready, exit) waits this many times longer; the tests' own limits do not.
+TIMEOUT_SCALE = float(os.environ.get("SOCKLB_TIMEOUT_SCALE", "1"))
 BPFFS = "/sys/fs/bpf"
 
 
@@ -43,15 +52,15 @@ class Agent:
     """socklb agent started through the topology (so cleanup kills it)."""
 
     def __init__(self, topo, cgroup, services=(), config=None, extra=(), pin_path=None,
-                 netns=None, resolv_conf=None, binary=SOCKLB):
+                 netns=None, resolv_conf=None, binary=None):
         """netns: run the agent in that network namespace (e.g. a "node" host
         that can reach a test DNS server); resolv_conf: give it that file as
         /etc/resolv.conf (see in_node); binary: another socklb build (an
-        older version, for upgrade tests)."""
+        older version, for upgrade tests; default: the agent under test)."""
         ensure_bpffs()
         self.topo = topo
         self.pin_path = pin_path or next_pin_path()
-        argv = [binary, "agent", "--cgroup", cgroup, "--pin-path", self.pin_path]
+        argv = agent_argv(binary, "--cgroup", cgroup, "--pin-path", self.pin_path)
         for spec in services:
             argv += ["--service", spec]
         if config:
@@ -63,7 +72,7 @@ class Agent:
         # stderr carries the log; keep it on a pipe to wait for "ready".
         self.proc = topo.spawn(in_node(argv, netns, resolv_conf), label="agent",
                                stderr=subprocess.STDOUT)
-        wait_for_line(self.proc, r"msg=ready", 20)
+        wait_for_line(self.proc, r"msg=ready", 20 * TIMEOUT_SCALE)
 
     def status(self):
         res = subprocess.run([SOCKLB, "status", "--json", "--pin-path", self.pin_path],
@@ -101,13 +110,25 @@ class Agent:
             time.sleep(0.05)
 
     def reload(self):
+        """SIGHUP, then waits until the agent has applied the file ("reloaded",
+        logged after the maps are written) or refused it ("reload failed").
+        Returns the lines it logged meanwhile (sources stopped, started)."""
+        reader = _reader(self.proc)
+        seen = len(reader.lines)
         self.proc.send_signal(signal.SIGHUP)
-        wait_for_line(self.proc, r"msg=\"?reload", 10)
+        wait_for_line(self.proc, r"msg=\"?reload", 10 * TIMEOUT_SCALE)
+        return reader.lines[seen:]
 
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)
-        rc = self.proc.wait(10)
+        rc = self.proc.wait(10 * TIMEOUT_SCALE)
         return rc
+
+
+def agent_argv(binary=None, *args):
+    """The command line of `socklb agent ARGS`: the agent under test (AGENT,
+    under AGENT_WRAPPER) unless binary names another build."""
+    return [*AGENT_WRAPPER, binary or AGENT, "agent", *args]
 
 
 def in_node(argv, netns=None, resolv_conf=None):
@@ -129,9 +150,14 @@ def cleanup_pins(pin_path):
         run_socklb(["agent", "--cleanup", "--pin-path", pin_path])
 
 
-def run_socklb(args, timeout=20):
-    """socklb with args; returns CompletedProcess (stdout and stderr text)."""
-    return subprocess.run([SOCKLB, *args], capture_output=True, text=True, timeout=timeout)
+def run_socklb(args, timeout=20, **kw):
+    """socklb with args; returns CompletedProcess (stdout and stderr text).
+    `socklb agent ...` runs the agent under test (see agent_argv)."""
+    if args and args[0] == "agent":
+        argv, timeout = agent_argv(None, *args[1:]), timeout * TIMEOUT_SCALE
+    else:
+        argv = [SOCKLB, *args]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, **kw)
 
 
 def cgroup_programs(cgroup):

@@ -283,13 +283,13 @@ def test_resolv_conf_search_list_ipv6_unpublished_until_answered_and_sighup():
         with open(conf, "w") as f:
             f.write(f"{VIP} = dns:sample-service-grpc:8080\n"
                     f"{VIP2} = dns:other-service:8080\n")
-        agent.reload()
+        lines = agent.reload()
         want2 = {p.addr for p in pods[2:]}
         svc2 = wait_service(agent, VIP2, lambda s: addresses(s) == want2, TTL + 3)
         assert addresses(svc2) == want2, svc2
         assert wait_gone(agent, VIP6, 2)
         assert addresses(service(agent, VIP)) == want4
-        lines = drain(agent.proc)
+        lines += drain(agent.proc)
         assert any('msg="dns watch stopped"' in x and VIP6 in x for x in lines), lines
         out = run_grpc_client(client, VIP2, cgroup=cg, channels=2)
         assert out["ok"] == 2 and set(out["by_pod"]) == {"pod-3", "pod-4"}, out

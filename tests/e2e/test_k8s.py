@@ -17,7 +17,7 @@ import time
 
 from fake_api import (API_IP, API_URL, NAME, FakeApi, fixture, make_certs, service_obj,
                       slice_obj, write_token)
-from socklb_agent import addresses, service, wait_service, SOCKLB, Agent, drain, log_time, next_pin_path, run_socklb
+from socklb_agent import addresses, service, wait_service, Agent, agent_argv, drain, log_time, next_pin_path, run_socklb, TIMEOUT_SCALE
 from topology import (Topology, client_round, getpeername,
                       run_grpc_client, start_holding_client, start_pods, wait_for_line)
 
@@ -591,13 +591,14 @@ def test_in_cluster_config_from_the_environment_and_the_service_account():
             agent.topo, agent.pin_path = topo, next_pin_path()
             argv = ["unshare", "--mount", "--propagation", "private", "/bin/sh", "-c",
                     'mount --bind "$0" "$1" && shift && exec "$@"', sa, SA_DIR,
-                    "nsenter", f"--net=/run/netns/{node.netns}", SOCKLB, "agent",
-                    "--cgroup", cg, "--pin-path", agent.pin_path, "--service", SPEC]
+                    "nsenter", f"--net=/run/netns/{node.netns}",
+                    *agent_argv(None, "--cgroup", cg, "--pin-path", agent.pin_path,
+                                "--service", SPEC)]
             agent.proc = topo.spawn(argv, label="agent", stderr=subprocess.STDOUT, env=env)
-            line = wait_for_line(agent.proc, r'msg="k8s source"', 20)
+            line = wait_for_line(agent.proc, r'msg="k8s source"', 20 * TIMEOUT_SCALE)
             assert (f"api=https://{API_IP}:6443 in_cluster=true namespace=socklb-system "
                     f"token_file={SA_DIR}/token ca_file={SA_DIR}/ca.crt") in line, line
-            wait_for_line(agent.proc, r"msg=ready", 20)
+            wait_for_line(agent.proc, r"msg=ready", 20 * TIMEOUT_SCALE)
             want = {p.addr for p in pods}
             svc = wait_service(agent, VIP, lambda s: addresses(s) == want, 10)
             assert addresses(svc) == want and svc["source_kind"] == "k8s", svc
@@ -637,8 +638,7 @@ def test_bad_k8s_inputs_give_one_clear_message():
         ]
         env = {k: v for k, v in os.environ.items() if not k.startswith("KUBERNETES_")}
         for args, text in cases:
-            res = subprocess.run([SOCKLB, *base, *args], capture_output=True, text=True,
-                                 timeout=20, env=env)
+            res = run_socklb([*base, *args], env=env)
             assert res.returncode == 64, (args, res.returncode, res.stderr)
             assert text in res.stderr, (args, res.stderr)
             assert not os.path.exists(pin), args

@@ -35,6 +35,8 @@ import threading
 import time
 from pathlib import Path
 
+import reports
+
 PYTHON = "/usr/bin/python3"  # Debian's python, the one with python3-grpcio
 PEERS_DIR = Path(__file__).resolve().parent / "peers"
 GREETER = str(PEERS_DIR / "greeter_server.py")
@@ -42,7 +44,9 @@ CLIENT = str(PEERS_DIR / "grpc_client.py")
 
 IFNAMSIZ = 15
 CMD_TIMEOUT = 10.0  # any single `ip` command
-TERM_GRACE = 3.0  # SIGTERM -> SIGKILL
+# SIGTERM -> SIGKILL; longer when the agent runs under valgrind (SOCKLB_TIMEOUT_SCALE,
+# see socklb_agent.py): its exit, leak check included, must not be cut short.
+TERM_GRACE = 3.0 * float(os.environ.get("SOCKLB_TIMEOUT_SCALE", "1"))
 KILL_WAIT = 2.0
 CGROUP_RMDIR_WAIT = 3.0
 
@@ -321,6 +325,8 @@ class Topology:
             _signal_group(p, signal.SIGTERM)
         _wait_all(live, TERM_GRACE)
         for p in live:
+            if p.poll() is None and getattr(p, "label", "") == "agent":
+                reports.note_killed(p, TERM_GRACE)
             _signal_group(p, signal.SIGKILL)  # also reaps stray children
         _wait_all(live, KILL_WAIT)
         for p in self.procs:

@@ -62,10 +62,11 @@ static void reload(struct agent *a)
 			  log_q(err));
 		return;
 	}
-	log_info("msg=reloading config=%s services=%zu", log_q(a->cfg->config_path), specs.n);
 	service_table_apply(&a->table, &specs);
 	agent_sources_apply(a->sources, &specs);
 	attach_cluster(a); /* a k8s: spec may have started it */
+	/* After the apply: whoever waits for this line then sees the new services. */
+	log_info("msg=reloaded config=%s services=%zu", log_q(a->cfg->config_path), specs.n);
 	service_spec_list_free(&specs);
 }
 

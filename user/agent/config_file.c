@@ -18,19 +18,14 @@ static void strip_line(char *line)
 	*out = '\0';
 }
 
-int config_file_load(const char *path, struct service_spec_list *list, char *err, size_t errlen)
+int config_file_parse(FILE *f, const char *name, struct service_spec_list *list, char *err,
+		      size_t errlen)
 {
-	FILE *f = fopen(path, "r");
 	char *line = NULL;
 	size_t cap = 0;
 	unsigned lineno = 0;
 	int ret = 0;
 
-	if (!f) {
-		ret = -errno;
-		snprintf(err, errlen, "cannot read config file %s: %s", path, strerror(errno));
-		return ret;
-	}
 	while (ret == 0 && getline(&line, &cap, f) >= 0) {
 		struct service_spec spec;
 		char detail[512];
@@ -42,15 +37,29 @@ int config_file_load(const char *path, struct service_spec_list *list, char *err
 		if (service_spec_parse(line, &spec, detail, sizeof(detail)) ||
 		    service_spec_list_add(list, &spec, detail, sizeof(detail))) {
 			service_spec_free(&spec);
-			snprintf(err, errlen, "config file %s line %u: %s", path, lineno, detail);
+			snprintf(err, errlen, "config file %s line %u: %s", name, lineno, detail);
 			ret = -EINVAL;
 		}
 	}
 	if (ret == 0 && ferror(f)) {
 		ret = errno ? -errno : -EIO;
-		snprintf(err, errlen, "cannot read config file %s: %s", path, strerror(-ret));
+		snprintf(err, errlen, "cannot read config file %s: %s", name, strerror(-ret));
 	}
 	free(line);
+	return ret;
+}
+
+int config_file_load(const char *path, struct service_spec_list *list, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	int ret;
+
+	if (!f) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot read config file %s: %s", path, strerror(errno));
+		return ret;
+	}
+	ret = config_file_parse(f, path, list, err, errlen);
 	fclose(f);
 	return ret;
 }

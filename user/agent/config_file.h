@@ -7,6 +7,7 @@
 #ifndef SOCKLB_CONFIG_FILE_H
 #define SOCKLB_CONFIG_FILE_H
 
+#include <stdio.h>
 #include "model/service_spec.h"
 
 /*
@@ -14,6 +15,9 @@
  * the file cannot be read; err names the file (and the line).
  */
 int config_file_load(const char *path, struct service_spec_list *list, char *err, size_t errlen);
+/* The same for an open stream (name is for messages): the parser alone, fuzzed as such. */
+int config_file_parse(FILE *f, const char *name, struct service_spec_list *list, char *err,
+		      size_t errlen);
 
 /*
  * All the services the agent is asked for: the --service texts first, then

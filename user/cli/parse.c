@@ -9,7 +9,7 @@
 
 #define CLI_MAX_COUNT (1UL << 24)
 
-__u32 cli_parse_count(struct argp_state *state, const char *option, const char *arg, bool zero_ok)
+int cli_count_parse(const char *arg, bool zero_ok, __u32 *out)
 {
 	char *end;
 	unsigned long value;
@@ -18,12 +18,22 @@ __u32 cli_parse_count(struct argp_state *state, const char *option, const char *
 	value = strtoul(arg, &end, 10);
 	if (errno || *end || arg[0] < '0' || arg[0] > '9' || (value == 0 && !zero_ok) ||
 	    value > CLI_MAX_COUNT)
-		argp_error(state, "%s '%s': expected a whole number from %d to %lu", option, arg,
-			   zero_ok ? 0 : 1, CLI_MAX_COUNT);
-	return (__u32)value;
+		return -EINVAL;
+	*out = (__u32)value;
+	return 0;
 }
 
-__u64 cli_parse_duration_ms(struct argp_state *state, const char *option, const char *arg)
+__u32 cli_parse_count(struct argp_state *state, const char *option, const char *arg, bool zero_ok)
+{
+	__u32 value = 0;
+
+	if (cli_count_parse(arg, zero_ok, &value))
+		argp_error(state, "%s '%s': expected a whole number from %d to %lu", option, arg,
+			   zero_ok ? 0 : 1, CLI_MAX_COUNT);
+	return value;
+}
+
+int cli_duration_parse(const char *arg, __u64 *ms)
 {
 	static const struct {
 		const char *suffix;
@@ -34,12 +44,24 @@ __u64 cli_parse_duration_ms(struct argp_state *state, const char *option, const 
 
 	errno = 0;
 	value = strtoull(arg, &end, 10);
-	if (!errno && arg[0] >= '0' && arg[0] <= '9' && value < (1ULL << 32)) {
-		for (size_t i = 0; i < ARRAY_SIZE(units); i++) {
-			if (!strcmp(end, units[i].suffix))
-				return value * units[i].ms;
+	/* Below 2^32 units: even in hours the product fits in 64 bits. */
+	if (errno || arg[0] < '0' || arg[0] > '9' || value >= (1ULL << 32))
+		return -EINVAL;
+	for (size_t i = 0; i < ARRAY_SIZE(units); i++) {
+		if (!strcmp(end, units[i].suffix)) {
+			*ms = value * units[i].ms;
+			return 0;
 		}
 	}
-	argp_error(state, "%s '%s': expected a duration such as 250ms, 5s, 2m or 1h", option, arg);
-	return 0;
+	return -EINVAL;
+}
+
+__u64 cli_parse_duration_ms(struct argp_state *state, const char *option, const char *arg)
+{
+	__u64 ms = 0;
+
+	if (cli_duration_parse(arg, &ms))
+		argp_error(state, "%s '%s': expected a duration such as 250ms, 5s, 2m or 1h",
+			   option, arg);
+	return ms;
 }

@@ -37,14 +37,24 @@ static const char *get_str(json_object *o, const char *key, const char *fallback
 	return json_object_get_string(v);
 }
 
-/* A wall-clock time in seconds from the file, or 0 if absent or null. */
+/* 9999-12-31T23:59:59Z: past that, strftime's %Y has more than four digits. */
+#define MAX_WALL_TIME 253402300799.0
+
+/*
+ * A wall-clock time in seconds from the file, or 0 if absent or null.  A
+ * value no agent writes (negative, NaN, infinite, past year 9999) is taken
+ * as absent too: converting it to time_t would be undefined, and NaN would
+ * make status --json print something that is not JSON.
+ */
 static double get_time(json_object *o, const char *key)
 {
 	json_object *v;
+	double t;
 
 	if (!json_object_object_get_ex(o, key, &v) || !v)
 		return 0;
-	return json_object_get_double(v);
+	t = json_object_get_double(v);
+	return t > 0 && t <= MAX_WALL_TIME ? t : 0;
 }
 
 static double now_wall(void)

@@ -303,7 +303,11 @@ static int parse_counts(json_object *svc, struct cluster_service_counts *out, ch
 	size_t n = list ? json_object_array_length(list) : 0;
 	const char *vip = k8s_get_str(svc, "vip");
 
-	if (!vip || endpoint_parse(vip, &out->vip, err, errlen))
+	if (!vip) {
+		snprintf(err, errlen, "a service without a vip");
+		return -EINVAL;
+	}
+	if (endpoint_parse(vip, &out->vip, err, errlen))
 		return -EINVAL;
 	out->counts = calloc(n ? n : 1, sizeof(*out->counts));
 	if (!out->counts) {
@@ -321,9 +325,17 @@ static int parse_counts(json_object *svc, struct cluster_service_counts *out, ch
 				 vip);
 			return -EINVAL;
 		}
-		out->counts[out->n++].connections = (__u32)c;
+		if (c) /* as cluster_report_set keeps them: none zero */
+			out->counts[out->n++].connections = (__u32)c;
 	}
 	qsort(out->counts, out->n, sizeof(*out->counts), by_backend);
+	/* Twice the same backend: no node writes that, and a lookup would see only one. */
+	for (size_t i = 1; i < out->n; i++) {
+		if (!by_backend(&out->counts[i - 1], &out->counts[i])) {
+			snprintf(err, errlen, "service %s: a backend listed twice", vip);
+			return -EINVAL;
+		}
+	}
 	return 0;
 }
 
@@ -353,6 +365,12 @@ static int parse_services(json_object *spec, struct cluster_report *out, char *e
 			return ret;
 	}
 	qsort(out->services, out->n_services, sizeof(*out->services), by_vip);
+	for (size_t i = 1; i < out->n_services; i++) {
+		if (!by_vip(&out->services[i - 1], &out->services[i])) {
+			snprintf(err, errlen, "a service listed twice");
+			return -EINVAL;
+		}
+	}
 	return 0;
 }
 
@@ -381,7 +399,11 @@ int cluster_report_parse(json_object *obj, struct cluster_report *out, char *err
 	memset(out, 0, sizeof(*out));
 	if (k8s_check_kind(obj, CLUSTER_KIND, err, errlen))
 		return -EINVAL;
-	if (!name || k8s_copy_str(out->name, sizeof(out->name), name, "name", err, errlen))
+	if (!name) {
+		snprintf(err, errlen, "SocklbNode without a name");
+		return -EINVAL;
+	}
+	if (k8s_copy_str(out->name, sizeof(out->name), name, "name", err, errlen))
 		return -EINVAL;
 	if (!spec || !json_object_is_type(spec, json_type_object)) {
 		snprintf(err, errlen, "SocklbNode %s has no spec", name);

@@ -34,6 +34,16 @@ void metrics_render_cluster(FILE *out, const struct metrics_ctx *ctx);
 
 struct metrics_server;
 
+enum metrics_route {
+	METRICS_ROUTE_METRICS,	   /* GET or HEAD /metrics */
+	METRICS_ROUTE_HEALTHZ,	   /* GET or HEAD /healthz */
+	METRICS_ROUTE_NOT_FOUND,   /* 404 */
+	METRICS_ROUTE_NOT_ALLOWED, /* 405: any other method */
+};
+
+/* What a request asks for, from its method and path as the client sent them. */
+enum metrics_route metrics_route(const char *method, const char *url);
+
 /* addr: ":PORT" (all addresses), "IP:PORT" or "[IPV6]:PORT". NULL on error. */
 struct metrics_server *metrics_start(struct event_loop *loop, const char *addr,
 				     const struct metrics_ctx *ctx, char *err, size_t errlen);

@@ -59,6 +59,20 @@ static enum MHD_Result serve_metrics(struct metrics_server *m, struct MHD_Connec
 	return reply(conn, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", body, len);
 }
 
+enum metrics_route metrics_route(const char *method, const char *url)
+{
+	/* MHD hands over any method token and any path the client sent. */
+	if (!method || !url)
+		return METRICS_ROUTE_NOT_FOUND;
+	if (strcmp(method, "GET") && strcmp(method, "HEAD"))
+		return METRICS_ROUTE_NOT_ALLOWED;
+	if (!strcmp(url, "/metrics"))
+		return METRICS_ROUTE_METRICS;
+	if (!strcmp(url, "/healthz"))
+		return METRICS_ROUTE_HEALTHZ;
+	return METRICS_ROUTE_NOT_FOUND;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
 				  const char *method, const char *version, const char *upload,
 				  size_t *upload_size, void **con_cls)
@@ -69,14 +83,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	(void)upload;
 	(void)upload_size;
 	(void)con_cls;
-	if (strcmp(method, "GET") && strcmp(method, "HEAD"))
-		return reply_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "GET only\n");
-	if (!strcmp(url, "/metrics"))
+	switch (metrics_route(method, url)) {
+	case METRICS_ROUTE_METRICS:
 		return serve_metrics(m, conn);
-	/* Answered by the event loop itself: if the loop hangs, the probe fails. */
-	if (!strcmp(url, "/healthz"))
+	case METRICS_ROUTE_HEALTHZ:
+		/* Answered by the event loop itself: if the loop hangs, the probe fails. */
 		return reply_text(conn, MHD_HTTP_OK, "ok\n");
-	return reply_text(conn, MHD_HTTP_NOT_FOUND, "try /metrics or /healthz\n");
+	case METRICS_ROUTE_NOT_ALLOWED:
+		return reply_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "GET only\n");
+	default:
+		return reply_text(conn, MHD_HTTP_NOT_FOUND, "try /metrics or /healthz\n");
+	}
 }
 
 static void run(struct metrics_server *m)

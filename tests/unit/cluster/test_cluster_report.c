@@ -175,6 +175,33 @@ START_TEST(test_parse_refuses_what_is_not_a_report)
 		       "\"nowhere\"}]}}",
 		       &r, err, sizeof(err)),
 	    -EINVAL);
+	/* Twice one backend, or one VIP: the lookups would see only one (found by fuzzing). */
+	ck_assert_int_eq(
+	    parse_text(
+		"{\"metadata\":{\"name\":\"a\"},\"spec\":{\"services\":[{\"vip\":"
+		"\"10.96.0.10:8080\",\"backends\":[{\"address\":\"10.244.1.11:8080\","
+		"\"connections\":1},{\"address\":\"10.244.1.11:8080\",\"connections\":2}]}]}}",
+		&r, err, sizeof(err)),
+	    -EINVAL);
+	ck_assert_str_contains(err, "listed twice");
+	ck_assert_int_eq(
+	    parse_text("{\"metadata\":{\"name\":\"a\"},\"spec\":{\"services\":[{\"vip\":"
+		       "\"10.96.0.10:8080\"},{\"vip\":\"10.96.0.10:8080\"}]}}",
+		       &r, err, sizeof(err)),
+	    -EINVAL);
+	ck_assert_str_contains(err, "listed twice");
+	/* A zero count is no connection: left out, as cluster_report_set leaves it out. */
+	ck_assert_int_eq(
+	    parse_text(
+		"{\"metadata\":{\"name\":\"a\"},\"spec\":{\"services\":[{\"vip\":"
+		"\"10.96.0.10:8080\",\"backends\":[{\"address\":\"10.244.1.11:8080\","
+		"\"connections\":0},{\"address\":\"10.244.1.12:8080\",\"connections\":3}]}]}}",
+		&r, err, sizeof(err)),
+	    0);
+	ck_assert_uint_eq(r.n_services, 1);
+	ck_assert_uint_eq(r.services[0].n, 1);
+	ck_assert_uint_eq(r.services[0].counts[0].connections, 3);
+	cluster_report_free(&r);
 	/* A list item (no kind) with an empty spec is a report of nothing. */
 	ck_assert_int_eq(
 	    parse_text("{\"metadata\":{\"name\":\"a\"},\"spec\":{}}", &r, err, sizeof(err)), 0);

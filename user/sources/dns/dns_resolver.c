@@ -218,7 +218,7 @@ static struct dns_answer failed_answer(int status)
 }
 
 /* Each A record takes at least 16 bytes of the message, an AAAA record 28. */
-static size_t max_records(int alen)
+size_t dns_answer_max_records(int alen)
 {
 	return (size_t)alen / 16 + 1;
 }
@@ -228,11 +228,11 @@ static uint32_t ttl_of(int ttl)
 	return ttl > 0 ? (uint32_t)ttl : 0;
 }
 
-/* Fills addrs (room for max_records(alen)) and *n from an A answer. */
+/* Fills addrs (room for dns_answer_max_records(alen)) and *n from an A answer. */
 static int parse_a(const unsigned char *abuf, int alen, union socklb_addr *addrs, size_t *n,
 		   uint32_t *ttl)
 {
-	int count = (int)max_records(alen);
+	int count = (int)dns_answer_max_records(alen);
 	struct ares_addrttl *rec = calloc((size_t)count, sizeof(*rec));
 	int rc;
 
@@ -252,7 +252,7 @@ static int parse_a(const unsigned char *abuf, int alen, union socklb_addr *addrs
 static int parse_aaaa(const unsigned char *abuf, int alen, union socklb_addr *addrs, size_t *n,
 		      uint32_t *ttl)
 {
-	int count = (int)max_records(alen);
+	int count = (int)dns_answer_max_records(alen);
 	struct ares_addr6ttl *rec = calloc((size_t)count, sizeof(*rec));
 	int rc;
 
@@ -269,9 +269,8 @@ static int parse_aaaa(const unsigned char *abuf, int alen, union socklb_addr *ad
 	return rc;
 }
 
-/* The answer c-ares accepted, read as addresses; addrs must have max_records(alen) room. */
-static struct dns_answer read_answer(int family, const unsigned char *abuf, int alen,
-				     union socklb_addr *addrs)
+struct dns_answer dns_answer_read(int family, const unsigned char *abuf, int alen,
+				  union socklb_addr *addrs)
 {
 	struct dns_answer a = {.outcome = DNS_OUTCOME_ADDRESSES, .addrs = addrs};
 	int rc = family == AF_INET ? parse_a(abuf, alen, addrs, &a.n_addrs, &a.ttl_s)
@@ -289,10 +288,10 @@ static void deliver(struct dns_query *q, int status, const unsigned char *abuf, 
 	struct dns_answer a;
 
 	if (status == ARES_SUCCESS)
-		addrs = calloc(max_records(alen), sizeof(*addrs));
+		addrs = calloc(dns_answer_max_records(alen), sizeof(*addrs));
 	if (status == ARES_SUCCESS && !addrs)
 		status = ARES_ENOMEM;
-	a = status == ARES_SUCCESS ? read_answer(q->family, abuf, alen, addrs)
+	a = status == ARES_SUCCESS ? dns_answer_read(q->family, abuf, alen, addrs)
 				   : failed_answer(status);
 	q->cb(q->arg, &a);
 	free(addrs);

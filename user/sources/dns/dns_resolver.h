@@ -27,6 +27,16 @@ struct dns_answer {
 	uint32_t ttl_s; /* ADDRESSES: the smallest TTL among them */
 };
 
+/*
+ * A raw answer that c-ares accepted (status ARES_SUCCESS) read as addresses
+ * of family (A for AF_INET, AAAA for AF_INET6), the way every lookup's answer
+ * is: addrs needs room for dns_answer_max_records(alen).  Public for the
+ * fuzzer, which feeds it hostile answers.
+ */
+size_t dns_answer_max_records(int alen);
+struct dns_answer dns_answer_read(int family, const unsigned char *abuf, int alen,
+				  union socklb_addr *addrs);
+
 typedef void (*dns_answer_cb)(void *arg, const struct dns_answer *answer);
 
 struct dns_resolver;

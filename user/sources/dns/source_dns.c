@@ -40,9 +40,8 @@ static int by_endpoint(const void *a, const void *b)
 	return endpoint_cmp(a, b);
 }
 
-/* The answer as backends: the spec's port on every address, sorted, no repeats. */
-static size_t answer_backends(const struct dns_watch *w, const struct dns_answer *a,
-			      struct endpoint *out)
+size_t dns_answer_backends(const struct dns_answer *a, __u16 port, __u8 family,
+			   struct endpoint *out)
 {
 	size_t n = a->n_addrs < SOCKLB_MAX_BACKENDS_PER_SERVICE ? a->n_addrs
 								: SOCKLB_MAX_BACKENDS_PER_SERVICE;
@@ -51,8 +50,8 @@ static size_t answer_backends(const struct dns_watch *w, const struct dns_answer
 	for (size_t i = 0; i < n; i++) {
 		memset(&out[i], 0, sizeof(out[i]));
 		out[i].addr = a->addrs[i];
-		out[i].port = w->port;
-		out[i].family = w->vip.family;
+		out[i].port = port;
+		out[i].family = family;
 	}
 	qsort(out, n, sizeof(*out), by_endpoint);
 	for (size_t i = 0; i < n; i++) {
@@ -76,7 +75,7 @@ static void publish(struct dns_watch *w, const struct dns_step *step, const stru
 			log_error("msg=\"out of memory for a DNS answer\" name=%s", w->name);
 			return;
 		}
-		n = answer_backends(w, a, backends);
+		n = dns_answer_backends(a, w->port, w->vip.family, backends);
 	}
 	/* On failure the next answer tries again: the published set stays meanwhile. */
 	if (service_table_set_backends(w->src->table, &w->vip, backends, n))

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include "model/service_table.h"
 #include "sources/dns/dns_refresh.h"
+#include "sources/dns/dns_resolver.h"
 #include "lib/event_loop.h"
 
 struct dns_source;
@@ -48,5 +49,14 @@ void dns_source_sync(struct dns_source *s, const struct service_spec_list *specs
 bool dns_source_status(const struct dns_source *s, const struct endpoint *vip,
 		       struct dns_watch_status *out);
 void dns_source_free(struct dns_source *s);
+
+/*
+ * An answer as the backends it publishes: port (network order) on every
+ * address, family as the VIP's, sorted, no repeats, at most
+ * SOCKLB_MAX_BACKENDS_PER_SERVICE.  out needs room for a->n_addrs; returns
+ * how many it holds.
+ */
+size_t dns_answer_backends(const struct dns_answer *a, __u16 port, __u8 family,
+			   struct endpoint *out);
 
 #endif

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include "sources/k8s/k8s_cache.h"
 #include "lib/array.h"
+#include "sources/k8s/k8s_objects.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -18,6 +19,16 @@ int k8s_key(char *buf, size_t len, const char *ns, const char *name)
 	int n = snprintf(buf, len, "%s/%s", ns, name);
 
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+int k8s_object_key(json_object *obj, const char *ns, char *key, size_t len)
+{
+	const char *name = k8s_get_str(obj, "metadata.name");
+	const char *obj_ns = k8s_get_str(obj, "metadata.namespace");
+
+	if (!name || !name[0])
+		return -EINVAL;
+	return k8s_key(key, len, obj_ns ? obj_ns : ns, name);
 }
 
 void k8s_cache_init(struct k8s_cache *c, const struct k8s_resource *res)

@@ -69,5 +69,11 @@ void k8s_cache_each(const struct k8s_cache *c,
 
 /* "namespace/name" into buf (of len); -ENAMETOOLONG if it does not fit. */
 int k8s_key(char *buf, size_t len, const char *ns, const char *name);
+/*
+ * The key of an object as the API hands it over: its metadata's namespace
+ * (ns when it has none: a one-namespace watch) and name.  -EINVAL if it has
+ * no name, -ENAMETOOLONG.
+ */
+int k8s_object_key(json_object *obj, const char *ns, char *key, size_t len);
 
 #endif

@@ -35,17 +35,6 @@ struct k8s_informer {
 	unsigned long long lists, events, errors;
 };
 
-/* The key of obj, "namespace/name"; -EINVAL if it has no name. */
-static int object_key(const struct k8s_informer *inf, json_object *obj, char *key, size_t len)
-{
-	const char *name = k8s_get_str(obj, "metadata.name");
-	const char *ns = k8s_get_str(obj, "metadata.namespace");
-
-	if (!name || !name[0])
-		return -EINVAL;
-	return k8s_key(key, len, ns ? ns : inf->ns, name);
-}
-
 static void list_start(void *owner)
 {
 	struct k8s_informer *inf = owner;
@@ -100,7 +89,7 @@ static void on_object(void *owner, enum k8s_event_type type, json_object *obj)
 	char key[320], err[256];
 	void *parsed;
 
-	if (object_key(inf, obj, key, sizeof(key))) {
+	if (k8s_object_key(obj, inf->ns, key, sizeof(key))) {
 		log_warn("msg=\"k8s: ignoring an object without a usable name\" watch=%s",
 			 log_q(inf->what));
 		return;
