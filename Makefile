@@ -229,7 +229,7 @@ container-test: $(BUILD)/socklb
 
 # The benchmark harness in its quick mode: every mode must produce figures.
 bench-test: $(BUILD)/socklb $(BENCH_BPF)
-	$(PYTHON) tests/e2e/runner.py --timeout 480 tests/bench/test_bench_quick.py
+	$(PYTHON) tests/e2e/runner.py --timeout 660 tests/bench/test_bench_quick.py
 
 # The soak (tests/e2e/soak.py), niced: it takes about one core.  DURATION: 30m, 90s, 2h.
 DURATION ?= 30m

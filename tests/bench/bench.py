@@ -2,7 +2,7 @@
 """make bench: socklb against the usual ways to balance gRPC, in one run.
 
     bench.py [--quick] [--out DIR] [--modes kube-proxy,dns-rr,nginx,socklb] [--no-micro]
-             [--no-cluster | --cluster-only] [--no-graceful]
+             [--no-cluster | --cluster-only] [--no-graceful] [--no-time-fair]
 
 Every mode runs the reference story (pods 1 -> 5 -> 10 -> 3 under steady
 gRPC load) on the same namespaces, then closed-loop latency runs; then the
@@ -10,7 +10,9 @@ micro-benchmarks: connect cycles, the data path's hooks beside a minimal
 connect hook (build/bench/minimal_connect4.bpf.o, built by make bench),
 BPF map memory, and the kernel memory of held connections; then the
 graceful-moves matrix (graceful.py: client stacks x loads, connections
-moved with a GOAWAY); then cluster-wide balance over simulated nodes
+moved with a GOAWAY); then the time-fair cases (time_fair_bench.py:
+fewer connections than pods, uneven counts, mixed rates; each rotated and
+with --time-fair off as the baseline); then cluster-wide balance over simulated nodes
 (cluster.py: placement and scale-out of 10 nodes x 1 connection, 3 nodes
 x 4 clients over the story, the write budget of 20 nodes; each with the
 cluster view and with the per-node view as the baseline). --cluster-only
@@ -38,6 +40,7 @@ import cluster  # noqa: E402  (needs the path above)
 import figures  # noqa: E402
 import plot_cluster  # noqa: E402
 import graceful  # noqa: E402
+import time_fair_bench  # noqa: E402
 import latency  # noqa: E402
 import machine  # noqa: E402
 import micro  # noqa: E402
@@ -80,6 +83,8 @@ def parse_args(argv):
                    help="only the cluster-wide balance cases (no modes, no micro-benchmarks)")
     p.add_argument("--no-graceful", action="store_true",
                    help="skip the graceful-moves matrix (graceful.py)")
+    p.add_argument("--no-time-fair", action="store_true",
+                   help="skip the time-fair cases (time_fair_bench.py)")
     p.add_argument("--socklb", default=socklb_agent.SOCKLB,
                    help="socklb binary to measure (default: the repo's build/socklb); "
                         "to compare two builds")
@@ -137,6 +142,9 @@ def run_all(args, profile):
     if not args.no_graceful and not args.cluster_only:
         log("graceful moves: stacks x loads, moved by GOAWAY")
         res["graceful"] = graceful.run(quick=profile is QUICK, log=log)
+    if not args.no_time_fair and not args.cluster_only:
+        log("time-fair: fewer connections than pods, uneven counts, mixed rates")
+        res["time_fair"] = time_fair_bench.run(quick=profile is QUICK, log=log)
     if not args.no_cluster:
         res["cluster"] = cluster.run(profile, log)
     return res

@@ -397,6 +397,13 @@ def render(res):
         out += micro_section(res) + datapath_section(res)
     if "graceful" in res:
         out += graceful_section(res)
+    if "time_fair" in res:
+        import time_fair_bench  # here: it imports the e2e helpers
+        out += ["## Time-fair rotation", "",
+                "Each case with the rotation on (the default) and, in the same run, with "
+                "`--time-fair off` (connection counts only). Worst deviation: the largest "
+                "|share - fair| / fair of any pod in any 10-s window; p99 ratio: rotated / "
+                "counts only.", "", time_fair_bench.render(res["time_fair"]), ""]
     if "cluster" in res:
         import report_cluster  # here: it imports this module's helpers
         out += report_cluster.cluster_section(res)

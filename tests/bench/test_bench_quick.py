@@ -29,9 +29,9 @@ BENCH = Path(__file__).resolve().parent / "bench.py"
 sys.path.insert(0, str(BENCH.parent))
 from config import QUICK  # noqa: E402  (needs the path above)
 PYTHON = "/usr/bin/python3"
-# The quick profile takes about 3.5 minutes (half of it the cluster cases);
-# make bench-test gives the runner --timeout 480.
-TIMEOUT = 420
+# The quick profile takes about 5 minutes (the cluster cases 2, the time-fair ones 1.5);
+# make bench-test gives the runner --timeout 660.
+TIMEOUT = 600
 MODES = ("kube-proxy", "dns-rr", "nginx", "socklb")
 PATHS = ("direct", "dnat", "socklb")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -276,3 +276,20 @@ def test_graceful_moves_have_figures():
         assert cell["moves"]["delivered"] >= 1, f"graceful {key}: no GOAWAY delivered"
         assert num_or_none(cell["moves"]["close_ms_median"]), key
         assert num_or_none(cell["moves"]["verdict_ns_per_skb"]), key
+
+
+def test_time_fair_cases_have_figures():
+    tf = run_bench()["time_fair"]
+    assert set(tf) == {"notebook", "8on5-go"}, tf.keys()
+    for key, case in tf.items():
+        for side in ("time_fair", "counts_only"):
+            assert_nums(case[side], ("worst_deviation", "min_share", "calls", "failed",
+                                     "moves", "agent_cpu_pct"), f"time-fair {key} {side}")
+            assert case[side]["calls"] > 0 and case[side]["windows"], (key, side)
+        assert case["counts_only"]["moves"] == 0, key  # the baseline never rotates
+    # The notebook's case: counts alone leave every call on one pod; rotated, each gets some.
+    nb = tf["notebook"]
+    assert nb["counts_only"]["min_share"] == 0, nb["counts_only"]
+    assert nb["time_fair"]["moves"] >= 1, nb["time_fair"]
+    md = open(os.path.join(out_dir(), "results.md")).read()
+    assert "## Time-fair rotation" in md, md[:2000]
