@@ -142,6 +142,40 @@ def run_case(topo, pods, hosts, cg, case, time_fair):
     }
 
 
+SIGNAL_CLIENTS = (  # (label, calls/s, request bytes, reply bytes)
+    ("10/s small", 10.0, 0, 0), ("100/s small", 100.0, 0, 0),
+    ("10/s, 64 KiB replies", 10.0, 0, 65536), ("10/s, 4 KiB requests", 10.0, 4096, 0))
+
+
+def measure_signals(topo, pods, hosts, cg, seconds):
+    """Which per-connection count follows calls: clients of different rates and
+    message sizes on one pod; for each candidate signal, its cost per call per
+    client, and the spread max/min over clients (1.0: proportional to calls)."""
+    conf = os.path.join(topo.workdir, "signal.conf")
+    write_conf(conf, pods[:1])
+    agent = Agent(topo, cg, config=conf, extra=["--time-fair", "off"])
+    procs = [start_client(hosts[i], "aio", VIP, cg, rate=rate, request_bytes=req,
+                          reply_bytes=rep, duration=seconds + 1)
+             for i, (_, rate, req, rep) in enumerate(SIGNAL_CLIENTS)]
+    time.sleep(seconds)
+    conns = agent.status_connections(VIP)[pods[0].addr]["connection_list"]
+    records = collect(procs, timeout=seconds + 60)
+    agent.stop()
+    calls = [sum(1 for r in records if r[CHANNEL][0] == i and r[STATUS] == "OK")
+             for i in range(len(SIGNAL_CLIENTS))]
+    # Connections in order of age match clients in order of start.
+    conns = sorted(conns, key=lambda c: -c["age_seconds"])[:len(SIGNAL_CLIENTS)]
+    signals = {"segments": lambda c: c["data_segs_in"] + c["data_segs_out"],
+               "bytes": lambda c: c["bytes_received"] + c["bytes_acked"],
+               "connection-time": lambda c: c["age_seconds"]}
+    out = {"clients": [c[0] for c in SIGNAL_CLIENTS], "calls": calls}
+    for name, f in signals.items():
+        per_call = [f(c) / max(n, 1) for c, n in zip(conns, calls)]
+        out[name] = {"per_call": [round(x, 3) for x in per_call],
+                     "spread": round(max(per_call) / max(min(per_call), 1e-9), 2)}
+    return out
+
+
 def run(quick, log=print):
     out = {}
     all_cases = cases(quick)
@@ -160,6 +194,9 @@ def run(quick, log=print):
                              "counts_only": off, "p99_ratio": ratio}
             log(f"  rotated: worst {on['worst_deviation']:.0%}, failed {on['failed']}, "
                 f"{on['moves_per_s']} moves/s; counts only: worst {off['worst_deviation']:.0%}")
+        if not quick:
+            log("time-fair: which load signal follows calls")
+            out["_signals"] = measure_signals(topo, pods, hosts, cg, 15)
     return out
 
 
@@ -168,12 +205,23 @@ def render(res):
     rows = ["| case | target | rotated: worst dev. | min share | failed | moves/s | p99 "
             "ratio | agent CPU | counts only: worst dev. | min share |",
             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for c in res.values():
+    for key, c in res.items():
+        if key == "_signals":
+            continue
         on, off = c["time_fair"], c["counts_only"]
         rows.append(f"| {c['title']} | {c['target']} | {on['worst_deviation']:.0%} | "
                     f"{on['min_share']:.3f} | {on['failed']}/{on['calls']} | "
                     f"{on['moves_per_s']} | {c['p99_ratio']} | {on['agent_cpu_pct']} % | "
                     f"{off['worst_deviation']:.0%} | {off['min_share']:.3f} |")
+    sig = res.get("_signals")
+    if sig:
+        rows += ["", "Load signals, per call, for clients of different rates and sizes on one "
+                 "pod (spread: max / min over the clients; 1.0 would follow calls exactly):",
+                 "", "| signal | " + " | ".join(sig["clients"]) + " | spread |",
+                 "|---|" + "---:|" * (len(sig["clients"]) + 1)]
+        for name in ("segments", "bytes", "connection-time"):
+            rows.append(f"| {name} | " + " | ".join(str(x) for x in sig[name]["per_call"]) +
+                        f" | {sig[name]['spread']} |")
     return "\n".join(rows) + "\n"
 
 

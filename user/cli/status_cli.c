@@ -3,6 +3,7 @@
 #include "cli/cli.h"
 #include "cli/status_cluster.h"
 #include "cli/status_time_fair.h"
+#include "lib/clock.h"
 #include "cli/status_datapath.h"
 #include "cli/status_sources.h"
 #include "lib/array.h"
@@ -43,7 +44,8 @@ static const struct argp_option status_options[] = {
     {"json", 'j', NULL, 0, "Print JSON for scripts", 0},
     {"connections", 'c', NULL, 0,
      "Also list every balanced connection (its namespace, process, phase, VIP, backend "
-     "and age) and count them per backend from the kernel's own record of each",
+     "and age) and count them per backend from the kernel's own record of each; with "
+     "--json also each one's data segments and bytes either way (the time-fair load)",
      0},
     {"state-file", 's', "PATH", 0,
      "The agent's state file, for each service's source, last refresh and last error "
@@ -227,6 +229,34 @@ static void print_text(const struct service_row *rows, size_t n, json_object *st
 	status_sources_text_unshown(state);
 }
 
+/* Every established connection of backend id, with the kernel's counts (the time-fair load). */
+static json_object *connections_json(const struct status_datapath *dp, __u32 id)
+{
+	json_object *list = json_object_new_array();
+	__u64 now = mono_now_ns();
+
+	for (size_t i = 0; list && i < dp->n_conns; i++) {
+		const struct socklb_conn_record *r = &dp->conns[i];
+		json_object *c;
+
+		if (r->sock.backend_id != id || r->sock.phase != SOCKLB_SOCK_ESTABLISHED)
+			continue;
+		c = json_object_new_object();
+		json_object_object_add(c, "cookie", json_object_new_int64((int64_t)r->sock.cookie));
+		json_object_object_add(
+		    c, "age_seconds",
+		    json_object_new_double((double)(now - r->sock.established_ns) / NS_PER_SEC));
+		json_object_object_add(c, "data_segs_in", json_object_new_int64(r->data_segs_in));
+		json_object_object_add(c, "data_segs_out", json_object_new_int64(r->data_segs_out));
+		json_object_object_add(c, "bytes_received",
+				       json_object_new_int64((int64_t)r->bytes_received));
+		json_object_object_add(c, "bytes_acked",
+				       json_object_new_int64((int64_t)r->bytes_acked));
+		json_object_array_add(list, c);
+	}
+	return list;
+}
+
 static json_object *backend_json(const struct backend_row *b, const struct status_datapath *dp,
 				 json_object *state, const struct endpoint *vip)
 {
@@ -260,6 +290,7 @@ static json_object *backend_json(const struct backend_row *b, const struct statu
 		json_object_object_add(o, "tracked_connecting",
 				       json_object_new_int64((int64_t)status_datapath_count(
 					   dp, b->id, SOCKLB_SOCK_CONNECTING)));
+		json_object_object_add(o, "connection_list", connections_json(dp, b->id));
 	}
 	return o;
 }
