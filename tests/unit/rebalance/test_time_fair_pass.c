@@ -236,11 +236,11 @@ START_TEST(test_a_move_never_idle_is_withdrawn_after_the_drain_deadline)
 }
 END_TEST
 
-static enum time_fair_say skip_all(void *arg, const struct agent_service *svc)
+/* A judge that says *arg of every service. */
+static enum time_fair_say say_for_all(void *arg, const struct agent_service *svc)
 {
-	(void)arg;
 	(void)svc;
-	return TIME_FAIR_SKIP;
+	return *(const enum time_fair_say *)arg;
 }
 
 START_TEST(test_skipped_services_are_unsteered_and_never_moved)
@@ -255,7 +255,9 @@ START_TEST(test_skipped_services_are_unsteered_and_never_moved)
 	ck_assert(f.svc->slots.flags & SOCKLB_SERVICE_STEERED);
 	size_t moved = f.rec.n_moved;
 
-	time_fair_pass_run(f.pass, &f.table, &c, 1, T0 + PHASE, PHASE, skip_all, NULL);
+	enum time_fair_say skip = TIME_FAIR_SKIP;
+
+	time_fair_pass_run(f.pass, &f.table, &c, 1, T0 + PHASE, PHASE, say_for_all, &skip);
 	ck_assert(!(f.svc->slots.flags & SOCKLB_SERVICE_STEERED));
 	ck_assert_uint_eq(f.rec.n_moved, moved);
 	for (size_t b = 0; b < 5; b++)
@@ -290,13 +292,6 @@ START_TEST(test_mixed_loads_make_classes_and_status_shows_them)
 }
 END_TEST
 
-static enum time_fair_say hold_all(void *arg, const struct agent_service *svc)
-{
-	(void)arg;
-	(void)svc;
-	return TIME_FAIR_HOLD;
-}
-
 START_TEST(test_held_or_unsettled_services_wait)
 {
 	struct fixture f;
@@ -309,7 +304,9 @@ START_TEST(test_held_or_unsettled_services_wait)
 	c[0] = conn(&f, 700, (target + 2) % 5, T0 - 5000, 10);
 	c[1] = conn(&f, 701, (target + 3) % 5, T0 - 5000, 10);
 	/* Held by the rebalancer (its count rebalancer at work): nothing at all. */
-	time_fair_pass_run(f.pass, &f.table, c, 1, T0, 0, hold_all, NULL);
+	enum time_fair_say hold = TIME_FAIR_HOLD;
+
+	time_fair_pass_run(f.pass, &f.table, c, 1, T0, 0, say_for_all, &hold);
 	ck_assert_uint_eq(f.rec.n_moved, 0);
 	ck_assert_uint_eq(f.rec.n_steer_calls, 0);
 	/* A second connection arrived 100 ms ago: wait until the count stood 500 ms. */
