@@ -6,6 +6,7 @@
  */
 #include "fuzz.h"
 #include "cli/cli.h"
+#include "lib/duration.h"
 #include "sources/dns/dns_resolver.h"
 
 static void fuzz_count(const char *arg, bool zero_ok)
@@ -22,7 +23,7 @@ static void fuzz_duration(const char *arg)
 {
 	__u64 ms;
 
-	if (cli_duration_parse(arg, &ms) == 0)
+	if (duration_parse_ms(arg, &ms) == 0)
 		FUZZ_ASSERT(arg[0] >= '0' && arg[0] <= '9');
 }
 

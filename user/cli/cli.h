@@ -14,11 +14,11 @@ int cmd_agent(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 
 /*
- * The pure halves (for the fuzzer): 0 and the value, or -EINVAL.  A count is
- * a whole number up to 2^24, positive unless zero_ok.
+ * The pure half (for the fuzzer): 0 and the value, or -EINVAL.  A count is
+ * a whole number up to 2^24, positive unless zero_ok.  Durations:
+ * duration_parse_ms (lib/duration.h).
  */
 int cli_count_parse(const char *arg, bool zero_ok, __u32 *out);
-int cli_duration_parse(const char *arg, __u64 *ms);
 /* A count (positive unless zero_ok) for OPTION; exits with a usage error naming it if not. */
 __u32 cli_parse_count(struct argp_state *state, const char *option, const char *arg, bool zero_ok);
 /* "250ms", "5s", "2m", "1h" in milliseconds; exits with a usage error if not. */

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* Option values every subcommand parses alike: counts and durations. */
 #include "cli/cli.h"
+#include "lib/duration.h"
 #include "lib/util.h"
 
 #include <errno.h>
@@ -33,34 +34,11 @@ __u32 cli_parse_count(struct argp_state *state, const char *option, const char *
 	return value;
 }
 
-int cli_duration_parse(const char *arg, __u64 *ms)
-{
-	static const struct {
-		const char *suffix;
-		__u64 ms;
-	} units[] = {{"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}};
-	char *end;
-	unsigned long long value;
-
-	errno = 0;
-	value = strtoull(arg, &end, 10);
-	/* Below 2^32 units: even in hours the product fits in 64 bits. */
-	if (errno || arg[0] < '0' || arg[0] > '9' || value >= (1ULL << 32))
-		return -EINVAL;
-	for (size_t i = 0; i < ARRAY_SIZE(units); i++) {
-		if (!strcmp(end, units[i].suffix)) {
-			*ms = value * units[i].ms;
-			return 0;
-		}
-	}
-	return -EINVAL;
-}
-
 __u64 cli_parse_duration_ms(struct argp_state *state, const char *option, const char *arg)
 {
 	__u64 ms = 0;
 
-	if (cli_duration_parse(arg, &ms))
+	if (duration_parse_ms(arg, &ms))
 		argp_error(state, "%s '%s': expected a duration such as 250ms, 5s, 2m or 1h",
 			   option, arg);
 	return ms;

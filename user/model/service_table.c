@@ -354,6 +354,17 @@ int service_table_set_steered(struct service_table *t, struct agent_service *svc
 	return svc->published ? publish(t, svc, &svc->backends) : 0;
 }
 
+int service_table_set_time_fair(struct service_table *t, const struct endpoint *vip,
+				const struct service_time_fair *tf)
+{
+	struct agent_service *svc = find_service(t, vip);
+
+	if (!svc)
+		return -ENOENT;
+	svc->time_fair = *tf;
+	return 0;
+}
+
 void service_table_zero_extras(const struct service_table *t)
 {
 	for (size_t i = 0; i < t->n; i++) {

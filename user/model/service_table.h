@@ -11,6 +11,7 @@
 #include "model/id_pool.h"
 #include "datapath/maps.h"
 #include "model/service_spec.h"
+#include "model/service_time_fair.h"
 
 struct agent_service {
 	struct endpoint vip;
@@ -25,6 +26,7 @@ struct agent_service {
 	 */
 	bool dynamic;
 	const void *owner;
+	struct service_time_fair time_fair;
 };
 
 /* A backend taken out of its service whose connections may still drain. */
@@ -99,6 +101,9 @@ void service_table_zero_extras(const struct service_table *t);
  * steering): republishes its entry when that changes.
  */
 int service_table_set_steered(struct service_table *t, struct agent_service *svc, bool steered);
+/* The service's own time-fair setting (its source's); -ENOENT if vip is no service. */
+int service_table_set_time_fair(struct service_table *t, const struct endpoint *vip,
+				const struct service_time_fair *tf);
 /* Frees the ids of retired backends whose last connection has closed. */
 void service_table_reap_retired(struct service_table *t);
 void service_table_free(struct service_table *t);

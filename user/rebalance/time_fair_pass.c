@@ -474,6 +474,12 @@ static void note_view(struct time_fair_pass *p, const struct service_pass *s, __
 				   rotating};
 }
 
+/* The service's own window (its annotation), else the agent's. */
+static __u64 window_of(const struct time_fair_pass *p, const struct agent_service *svc)
+{
+	return svc->time_fair.own ? svc->time_fair.window_ms : p->opts.window_ms;
+}
+
 static void note_phase_end(struct time_fair_pass *p, __u64 end_wall_ms)
 {
 	if (!p->next_phase_wall_ms || end_wall_ms < p->next_phase_wall_ms)
@@ -489,7 +495,7 @@ static void run_service(struct time_fair_pass *p, struct service_pass *s, __u64 
 			__u64 wall_ms, bool hold)
 {
 	size_t nb = s->svc->backends.n;
-	__u64 phase_ms = time_fair_phase_ms(p->opts.window_ms, nb, p->opts.min_dwell_ms);
+	__u64 phase_ms = time_fair_phase_ms(window_of(p, s->svc), nb, p->opts.min_dwell_ms);
 	struct time_fair_move move;
 	__u32 classes;
 
@@ -649,7 +655,7 @@ void time_fair_pass_run(struct time_fair_pass *p, struct service_table *t,
 
 		enum time_fair_say say = judge ? judge(judge_arg, svc) : TIME_FAIR_PLAN;
 
-		if (nb < 2 || say == TIME_FAIR_SKIP) {
+		if (nb < 2 || say == TIME_FAIR_SKIP || !window_of(p, svc)) {
 			unsteer(p, svc);
 			continue;
 		}

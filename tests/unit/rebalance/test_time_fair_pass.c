@@ -320,6 +320,34 @@ START_TEST(test_held_or_unsettled_services_wait)
 }
 END_TEST
 
+START_TEST(test_a_service_of_its_own_window_or_off)
+{
+	struct fixture f;
+	struct socklb_conn_record c;
+	json_object *j, *list, *v;
+	size_t moved;
+
+	if (!setup(&f, FIVE))
+		return;
+	c = conn(&f, 800, 0, T0 - 5000, 10);
+	f.svc->time_fair = (struct service_time_fair){true, 20000};
+	run(&f, &c, 1, T0, 0);
+	j = time_fair_pass_json(f.pass);
+	ck_assert(json_object_object_get_ex(j, "rotating", &list));
+	ck_assert(json_object_object_get_ex(json_object_array_get_idx(list, 0), "phase_ms", &v));
+	ck_assert_int_eq(json_object_get_int(v), 4000); /* 20 s over 5 backends */
+	json_object_put(j);
+	/* Off for this service: unsteered, never moved again. */
+	moved = f.rec.n_moved;
+	f.svc->time_fair = (struct service_time_fair){true, 0};
+	run(&f, &c, 1, T0 + 30000, 30000);
+	run(&f, &c, 1, T0 + 60000, 60000);
+	ck_assert(!(f.svc->slots.flags & SOCKLB_SERVICE_STEERED));
+	ck_assert_uint_eq(f.rec.n_moved, moved);
+	teardown(&f);
+}
+END_TEST
+
 Suite *time_fair_pass_suite(void)
 {
 	Suite *s = suite_create("time_fair_pass");
@@ -332,6 +360,7 @@ Suite *time_fair_pass_suite(void)
 	tcase_add_test(tc, test_skipped_services_are_unsteered_and_never_moved);
 	tcase_add_test(tc, test_mixed_loads_make_classes_and_status_shows_them);
 	tcase_add_test(tc, test_held_or_unsettled_services_wait);
+	tcase_add_test(tc, test_a_service_of_its_own_window_or_off);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -12,12 +12,15 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include "model/endpoint.h"
+#include "model/service_time_fair.h"
 #include "sources/k8s/k8s_cache.h"
 
 #define K8S_NAME_LEN 64	     /* a namespace, Service or port name (RFC 1123 label) and NUL */
 #define K8S_OBJ_NAME_LEN 254 /* an object name (RFC 1123 subdomain) and NUL */
 #define K8S_RV_LEN 64	     /* a resourceVersion (opaque) and NUL */
 #define K8S_ANNOTATION_ENABLED "socklb.io/enabled"
+/* "off", or the window of the time-fair rotation for this Service ("30s") */
+#define K8S_ANNOTATION_TIME_FAIR "socklb.io/time-fair"
 
 struct k8s_service_port {
 	char name[K8S_NAME_LEN]; /* "" when unnamed (a Service with one port) */
@@ -36,7 +39,9 @@ struct k8s_service {
 	size_t n_cluster_ips;
 	struct k8s_service_port *ports;
 	size_t n_ports;
-	bool enabled; /* annotation socklb.io/enabled: "true" */
+	bool enabled;			    /* annotation socklb.io/enabled: "true" */
+	struct service_time_fair time_fair; /* annotation socklb.io/time-fair */
+	bool time_fair_bad;		    /* ... present but neither "off" nor a duration */
 };
 
 /* Fills out from a Service object; -1 with a message if it is not one. */

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* A Service (v1): its cluster IPs and ports, and the VIPs a k8s: source balances. */
 #include "sources/k8s/k8s_json.h"
+#include "lib/duration.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -58,6 +59,24 @@ static int parse_service_ports(json_object *obj, struct k8s_service *svc, char *
 	return 0;
 }
 
+/* socklb.io/time-fair: "off" or a window; anything else is refused (time_fair_bad). */
+static void parse_time_fair(json_object *annotations, struct k8s_service *out)
+{
+	json_object *v;
+	const char *text;
+
+	if (!json_object_object_get_ex(annotations, K8S_ANNOTATION_TIME_FAIR, &v))
+		return;
+	text = json_object_is_type(v, json_type_string) ? json_object_get_string(v) : "";
+	if (!strcmp(text, "off"))
+		out->time_fair = (struct service_time_fair){true, 0};
+	else if (duration_parse_ms(text, &out->time_fair.window_ms) == 0 &&
+		 out->time_fair.window_ms > 0)
+		out->time_fair.own = true;
+	else
+		out->time_fair_bad = true;
+}
+
 int k8s_service_parse(json_object *obj, struct k8s_service *out, char *err, size_t errlen)
 {
 	const char *name, *ns, *type, *enabled, *ip;
@@ -97,6 +116,7 @@ int k8s_service_parse(json_object *obj, struct k8s_service *out, char *err, size
 			      ? json_object_get_string(v)
 			      : NULL;
 		out->enabled = enabled && !strcmp(enabled, "true");
+		parse_time_fair(annotations, out);
 	}
 	if (parse_service_ports(obj, out, err, errlen)) {
 		k8s_service_free(out);

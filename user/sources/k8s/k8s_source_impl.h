@@ -48,6 +48,7 @@ struct k8s_target {
 	size_t n_vips;
 	enum target_state state; /* its own, without the API's health: logged */
 	char config_error[256];
+	bool time_fair_bad; /* its Service's socklb.io/time-fair annotation is unusable: said */
 	char last_error[256];
 	double last_error_at;
 	double last_refresh;

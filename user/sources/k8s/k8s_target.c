@@ -130,15 +130,37 @@ static int vip_backends(const struct k8s_target *t, const struct target_vip *tv,
 	return ret;
 }
 
+/*
+ * A socklb.io/time-fair annotation that is neither "off" nor a duration is
+ * ignored (the agent's --time-fair applies), and said once: logged and in
+ * the target's last error.
+ */
+static void note_time_fair(struct k8s_target *t, const struct k8s_service *svc)
+{
+	bool bad = svc && svc->time_fair_bad;
+
+	if (bad && !t->time_fair_bad) {
+		k8s_target_record_error(t, "annotation " K8S_ANNOTATION_TIME_FAIR
+					   ": expected off or a duration such as 30s; ignored");
+		log_warn("msg=\"k8s service annotation ignored\" source=%s annotation=%s "
+			 "expected=\"off or a duration such as 30s\"",
+			 log_q(t->source), K8S_ANNOTATION_TIME_FAIR);
+	}
+	t->time_fair_bad = bad;
+}
+
 static void publish_vip(struct k8s_target *t, struct target_vip *tv)
 {
 	struct service_table *table = t->src->table;
+	const struct k8s_service *svc = service_of(t);
+	struct service_time_fair tf = svc ? svc->time_fair : (struct service_time_fair){0};
 	struct endpoint *eps = NULL;
 	char vip[ENDPOINT_STR_LEN];
 	size_t n = 0;
 
 	if (tv->dynamic && !service_table_owns(table, &tv->v.vip, t))
 		return; /* a configured service took the VIP over */
+	service_table_set_time_fair(table, &tv->v.vip, &tf);
 	if (!tv->none && vip_backends(t, tv, &eps, &n)) {
 		log_error("msg=\"out of memory for k8s backends\" source=%s", log_q(t->source));
 		return;
@@ -336,6 +358,7 @@ void k8s_target_apply(struct k8s_target *t)
 		sync_vips(t, want, n_want, false, taken, sizeof(taken));
 	}
 	set_config_error(t, err[0] ? err : taken);
+	note_time_fair(t, svc);
 	for (size_t i = 0; i < t->n_vips; i++)
 		publish_vip(t, &t->vips[i]);
 	free(want);

@@ -339,6 +339,43 @@ START_TEST(test_service_discovery_list)
 }
 END_TEST
 
+/* A Service with the socklb.io/time-fair annotation set to value. */
+static void parse_time_fair_annotation(const char *value, struct k8s_service *svc)
+{
+	char text[512], err[256] = "";
+	json_object *obj;
+
+	snprintf(text, sizeof(text),
+		 "{\"kind\":\"Service\",\"metadata\":{\"name\":\"web\",\"namespace\":\"shop\","
+		 "\"annotations\":{\"socklb.io/time-fair\":%s}},\"spec\":{\"clusterIP\":"
+		 "\"10.96.3.4\",\"ports\":[{\"port\":80}]}}",
+		 value);
+	obj = parse(text);
+	ck_assert_msg(k8s_service_parse(obj, svc, err, sizeof(err)) == 0, "%s", err);
+	json_object_put(obj);
+}
+
+START_TEST(test_service_time_fair_annotation)
+{
+	const char *bad[] = {"\"fast\"", "\"0s\"", "30", "\"10 s\""};
+	struct k8s_service svc;
+
+	parse_time_fair_annotation("\"off\"", &svc);
+	ck_assert(svc.time_fair.own && svc.time_fair.window_ms == 0 && !svc.time_fair_bad);
+	k8s_service_free(&svc);
+	parse_time_fair_annotation("\"30s\"", &svc);
+	ck_assert(svc.time_fair.own && !svc.time_fair_bad);
+	ck_assert_uint_eq(svc.time_fair.window_ms, 30000);
+	k8s_service_free(&svc);
+	/* Not a window: ignored and said (0s would be off by another name). */
+	for (size_t i = 0; i < 4; i++) {
+		parse_time_fair_annotation(bad[i], &svc);
+		ck_assert_msg(!svc.time_fair.own && svc.time_fair_bad, "%s", bad[i]);
+		k8s_service_free(&svc);
+	}
+}
+END_TEST
+
 START_TEST(test_service_single_unnamed_port)
 {
 	json_object *obj = parse(
@@ -1138,6 +1175,7 @@ Suite *source_k8s_suite(void)
 	tcase_add_test(objects, test_service_vips_all_ports_and_given_vip);
 	tcase_add_test(objects, test_service_discovery_list);
 	tcase_add_test(objects, test_service_single_unnamed_port);
+	tcase_add_test(objects, test_service_time_fair_annotation);
 	tcase_add_test(objects, test_slice_ready_and_named_port);
 	tcase_add_test(objects, test_slice_ready_missing_null_and_merge);
 	tcase_add_test(objects, test_slice_bad);
