@@ -8,19 +8,13 @@
 #include "socklb.skel.h"
 #include "rebalance/rebalance_plan.h"
 #include "cluster/cluster.h"
-#include "lib/array.h"
+#include "rebalance/rebalancer_impl.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define PIDS_PER_NETNS 4
-
-struct backend_memory {
-	__u64 connects_seen;
-	__u64 ended_seen;
-	__u64 overloaded_since_ms; /* 0: not overloaded */
-};
 
 /* A namespace to visit and processes through which to enter it. */
 struct netns_visit {
@@ -233,7 +227,7 @@ static void note_denied(struct rebalancer *r, __u64 cookie, int ret)
 			  (unsigned long long)cookie, log_q(strerror(-ret)));
 }
 
-static void act(struct rebalancer *r)
+void rebalancer_act(struct rebalancer *r)
 {
 	static struct netns_visit visits[MAX_NETNS_PER_TICK];
 	__u64 start = mono_now_ns();
@@ -265,38 +259,6 @@ static void act(struct rebalancer *r)
 	r->act_ms = (double)(mono_now_ns() - start) / (double)NS_PER_MS;
 }
 
-#define CHASE_MIN_MS 10
-#define CHASE_CPU_SHARE 20 /* an act() of T ms is repeated no sooner than 20 T later */
-
-/*
- * A connection the rotation named is ended in an idle moment, and a client
- * calling every 100 ms is idle for a few tens of ms at a time: looked at
- * only on the 100-ms tick, the moment can be missed for seconds (the two
- * periods beat).  While such a move waits, look again every 10 ms (longer
- * if an act() costs more than 5 % of that).
- */
-static void chase(struct rebalancer *r);
-static void arm_phase_end(struct rebalancer *r);
-
-static void on_chase(void *arg)
-{
-	struct rebalancer *r = arg;
-
-	act(r);
-	chase(r);
-}
-
-static void chase(struct rebalancer *r)
-{
-	double gap = r->act_ms * CHASE_CPU_SHARE;
-
-	if (!time_fair_pass_moving(r->time_fair) || loop_timer_armed(&r->chase_timer))
-		return;
-	if (loop_timer_arm(r->loop, &r->chase_timer, gap > CHASE_MIN_MS ? (__u64)gap : CHASE_MIN_MS,
-			   on_chase, r))
-		log_error("msg=\"cannot schedule a look for idle connections\"");
-}
-
 /*
  * Nothing to plan while no connection came, went or was established, no
  * service changed, and no end is pending: an idle node costs no syscalls.
@@ -314,80 +276,15 @@ static bool quiet(struct rebalancer *r)
 	return quiet;
 }
 
-static int collect_record(void *arg, const void *record)
-{
-	struct rebalancer *r = arg;
-
-	if (ARRAY_RESERVE(r->recs, r->cap_recs, r->n_recs))
-		return -ENOMEM;
-	memcpy(&r->recs[r->n_recs++], record, sizeof(*r->recs));
-	return 0;
-}
-
-/*
- * What the rotation may do with svc: nothing with a service balanced
- * cluster-wide; wait while the count rebalancer moves some of its
- * connections (an overloaded backend), so two policies never act at once.
- */
-static enum time_fair_say judge_service(void *arg, const struct agent_service *svc)
-{
-	struct rebalancer *r = arg;
-
-	if (r->cluster && cluster_wants(svc))
-		return TIME_FAIR_SKIP;
-	for (size_t i = 0; i < svc->backends.n; i++) {
-		if (r->mem[svc->backends.items[i].id].overloaded_since_ms)
-			return TIME_FAIR_HOLD;
-	}
-	return TIME_FAIR_PLAN;
-}
-
-static void report_time_fair(struct rebalancer *r)
-{
-	struct time_fair_stats now;
-
-	time_fair_pass_stats(r->time_fair, &now);
-	if (now.moves == r->shown.moves && now.moves_expired == r->shown.moves_expired &&
-	    now.rotating == r->shown.rotating)
-		return;
-	r->shown = now;
-	if (r->status_changed)
-		r->status_changed(r->status_arg);
-}
-
-/*
- * The time-fair rotation's pass, when due: this node's connections from the
- * connections iterator (in the kernel, one read), then the policy.
- */
-static void time_fair_tick(struct rebalancer *r)
-{
-	__u64 start = mono_now_ns();
-	int ret;
-
-	if (!time_fair_pass_due(r->time_fair, r->table, start / NS_PER_MS, wall_now_ms()))
-		return;
-	r->n_recs = 0;
-	ret = iter_read_records(r->conn_iter_fd, sizeof(*r->recs), collect_record, r);
-	if (ret) {
-		log_warn("msg=\"cannot list connections for the time-fair rotation\" error=%s",
-			 log_q(strerror(-ret)));
-		return;
-	}
-	time_fair_pass_run(r->time_fair, r->table, r->recs, r->n_recs, mono_now_ms(), wall_now_ms(),
-			   judge_service, r);
-	time_fair_pass_took(r->time_fair, (double)(mono_now_ns() - start) / (double)NS_PER_MS);
-	report_time_fair(r);
-}
-
 static void tick(struct rebalancer *r)
 {
 	size_t cap = r->opts.max_backends + 1, n_ids = 0;
 	__u32 *ids = r->plan_ids;
 
-	time_fair_tick(r);
+	rebalancer_time_fair_tick(r);
 	if (quiet(r)) {
 		if (r->opts.max_age_ms || r->work_left || time_fair_pass_moving(r->time_fair))
-			act(r);
+			rebalancer_act(r);
 		return;
 	}
 	snapshot_stats(r);
@@ -401,7 +298,7 @@ static void tick(struct rebalancer *r)
 	retire_old_budgets(r, ids, n_ids);
 	if (r->n_budget_ids || r->opts.max_age_ms || r->work_left ||
 	    time_fair_pass_moving(r->time_fair))
-		act(r);
+		rebalancer_act(r);
 }
 
 static void on_tick(void *arg)
@@ -409,35 +306,22 @@ static void on_tick(void *arg)
 	struct rebalancer *r = arg;
 
 	tick(r);
-	chase(r);
-	arm_phase_end(r);
+	rebalancer_chase(r);
+	rebalancer_arm_phase_end(r);
 	if (loop_timer_arm(r->loop, &r->tick_timer, r->opts.interval_ms, on_tick, r))
 		log_error("msg=\"cannot re-arm the rebalance tick\"");
 }
 
-static void on_kick(void *arg)
+void rebalancer_on_kick(void *arg)
 {
 	tick(arg);
-	chase(arg);
-}
-
-/*
- * A rotating service's phase ends before the next tick: plan right then, so
- * that moves keep the phase's length to the millisecond, not to the tick.
- */
-static void arm_phase_end(struct rebalancer *r)
-{
-	__u64 in = time_fair_pass_next_phase_in(r->time_fair, wall_now_ms());
-
-	if (in && in < r->opts.interval_ms && !loop_timer_armed(&r->kick_timer) &&
-	    loop_timer_arm(r->loop, &r->kick_timer, in, on_kick, r))
-		log_error("msg=\"cannot schedule the end of a time-fair phase\"");
+	rebalancer_chase(arg);
 }
 
 void rebalancer_kick(struct rebalancer *r)
 {
 	if (r->skel && !loop_timer_armed(&r->kick_timer) &&
-	    loop_timer_arm(r->loop, &r->kick_timer, 0, on_kick, r))
+	    loop_timer_arm(r->loop, &r->kick_timer, 0, rebalancer_on_kick, r))
 		log_error("msg=\"cannot schedule a rebalance\"");
 }
 
@@ -458,42 +342,6 @@ void rebalancer_set_cluster(struct rebalancer *r, struct cluster *c)
 	r->cluster = c;
 	if (c)
 		cluster_drive(c, on_table_change, r);
-}
-
-static int steer_op(void *arg, struct agent_service *svc, bool on)
-{
-	struct rebalancer *r = arg;
-
-	return service_table_set_steered(r->table, svc, on);
-}
-
-static int extra_op(void *arg, __u32 id, __u32 extra)
-{
-	return lb_maps_set_extra(((struct rebalancer *)arg)->maps, id, extra);
-}
-
-static int move_op(void *arg, __u64 cookie, const struct socklb_move_request *req)
-{
-	return lb_maps_request_move(((struct rebalancer *)arg)->maps, cookie, req->reason,
-				    req->force_after_ns);
-}
-
-static int cancel_op(void *arg, __u64 cookie)
-{
-	return lb_maps_cancel_move(((struct rebalancer *)arg)->maps, cookie);
-}
-
-static int start_time_fair(struct rebalancer *r, const struct loader *loader)
-{
-	struct time_fair_opts opts = {r->opts.time_fair_window_ms, r->opts.min_dwell_ms,
-				      r->opts.drain_deadline_ms};
-	struct time_fair_ops ops = {steer_op, extra_op, move_op, cancel_op, r};
-
-	r->conn_iter_fd = bpf_link__fd(loader->conn_iter);
-	if (!r->opts.time_fair_window_ms)
-		return 0;
-	r->time_fair = time_fair_pass_new(&opts, r->opts.max_backends, &ops);
-	return r->time_fair ? 0 : -ENOMEM;
 }
 
 static int load(struct rebalancer *r, const struct loader *loader, char *err, size_t errlen)
@@ -556,7 +404,7 @@ int rebalancer_start(struct rebalancer *r, const struct rebalancer_opts *opts,
 	ret = load(r, loader, err, errlen);
 	if (ret)
 		goto fail;
-	ret = start_time_fair(r, loader);
+	ret = rebalancer_start_time_fair(r, loader);
 	if (ret) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-#include "rebalance/time_fair_pass.h"
+#include "rebalance/time_fair_impl.h"
 #include "rebalance/time_fair.h"
 #include "lib/array.h"
 #include "lib/clock.h"
@@ -9,69 +9,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define TCP_ESTABLISHED 1
-#define MIN_PASS_GAP_MS 100
-#define PASS_CPU_SHARE 20 /* a pass of T ms waits at least 20 T: 5 % of a core */
-#define RATE_PERIOD_MS 2000
-#define FIRST_RATE_AGE_MS 1000 /* younger, a connection's rate is not known yet */
-#define INHERIT_MS 5000	       /* a reconnect this soon after a move is the moved one */
-#define ARRIVAL_WAIT_MS 2000   /* a moved connection not back by then: move on */
-#define EXPIRY_GRACE_MS 2000   /* past the drain deadline: the ender gave up */
-#define MAX_SERVICES_SHOWN 64
-
-/* A connection's load as the last passes saw it. */
-struct conn_memory {
-	__u64 cookie;
-	__u64 base_load; /* segments either way at base_ms */
-	__u64 base_ms;
-	double rate; /* segments per second; < 0: not known yet */
-};
-
-/* A move asked for and not yet over: one per service at a time. */
-struct pending_move {
-	__u64 cookie;
-	__u64 netns_cookie;
-	__u32 service_id;
-	double rate; /* the moved connection's: its reconnect's until that has its own */
-	__u64 asked_ms;
-	__u64 expires_ms; /* not ended gracefully by then: withdrawn */
-	__u64 gone_ms;	  /* 0: the connection is still there */
-	bool arrived;	  /* a connection of its namespace came back */
-};
-
-/* How many connections a service had, since when. */
-struct service_count {
-	__u32 service_id;
-	size_t n;
-	__u64 since_ms, seen_ms;
-};
-
-struct service_view {
-	__u32 service_id;
-	struct endpoint vip;
-	__u32 conns, backends, classes;
-	__u64 phase_ms;
-	bool rotating;
-};
-
-struct time_fair_pass {
-	struct time_fair_opts opts;
-	struct time_fair_ops ops;
-	__u32 max_backends;
-	__u32 *extra_written; /* per backend id: what backend_extra holds (+1; 0: unknown) */
-	struct conn_memory *mem, *next_mem;
-	size_t n_mem, n_next, cap_mem, cap_next;
-	struct pending_move *pending;
-	size_t n_pending, cap_pending;
-	struct service_view *views;
-	size_t n_views, cap_views;
-	struct service_count *counts;
-	size_t n_counts, cap_counts;
-	struct time_fair_stats stats;
-	__u64 last_pass_ms;
-	__u64 next_phase_wall_ms; /* the earliest end of a rotating service's phase; 0: none */
-};
 
 struct time_fair_pass *time_fair_pass_new(const struct time_fair_opts *opts, __u32 max_backends,
 					  const struct time_fair_ops *ops)
@@ -142,183 +79,6 @@ bool time_fair_pass_moving(const struct time_fair_pass *p)
 			return true;
 	}
 	return false;
-}
-
-/* ------------------------------------------------------------- load */
-
-static int by_cookie(const void *a, const void *b)
-{
-	__u64 x = ((const struct conn_memory *)a)->cookie,
-	      y = ((const struct conn_memory *)b)->cookie;
-
-	return x < y ? -1 : x > y;
-}
-
-static const struct conn_memory *remembered(const struct time_fair_pass *p, __u64 cookie)
-{
-	struct conn_memory key = {.cookie = cookie};
-
-	return p->n_mem ? bsearch(&key, p->mem, p->n_mem, sizeof(key), by_cookie) : NULL;
-}
-
-static __u64 load_of(const struct socklb_conn_record *r)
-{
-	return (__u64)r->data_segs_in + r->data_segs_out;
-}
-
-/*
- * The connection's rate now: over the last RATE_PERIOD_MS once known, over
- * its life until then (once it is FIRST_RATE_AGE_MS old).
- */
-static struct conn_memory rate_of(const struct time_fair_pass *p,
-				  const struct socklb_conn_record *r, __u64 now_ms)
-{
-	const struct conn_memory *old = remembered(p, r->sock.cookie);
-	__u64 load = load_of(r), born_ms = r->sock.established_ns / NS_PER_MS;
-	struct conn_memory m = {r->sock.cookie, load, now_ms, -1.0};
-	bool grown = now_ms > born_ms && now_ms - born_ms >= FIRST_RATE_AGE_MS;
-
-	if (old) {
-		m = *old;
-		if (m.rate < 0 && grown)
-			m.rate = (double)load * 1000.0 / (double)(now_ms - born_ms);
-		if (now_ms - old->base_ms >= RATE_PERIOD_MS) {
-			m.rate = (double)(load - old->base_load) * 1000.0 /
-				 (double)(now_ms - old->base_ms);
-			m.base_load = load;
-			m.base_ms = now_ms;
-		}
-	} else if (grown) {
-		m.rate = (double)load * 1000.0 / (double)(now_ms - born_ms);
-	}
-	return m;
-}
-
-/* The rate a moved connection had, if r looks like it coming back; < 0: none. */
-static double inherited_rate(const struct time_fair_pass *p, const struct socklb_conn_record *r,
-			     __u64 now_ms)
-{
-	for (size_t i = 0; i < p->n_pending; i++) {
-		const struct pending_move *m = &p->pending[i];
-
-		if (m->gone_ms && m->service_id == r->sock.service_id &&
-		    m->netns_cookie == r->sock.netns_cookie && now_ms - m->gone_ms < INHERIT_MS)
-			return m->rate;
-	}
-	return -1.0;
-}
-
-static int remember(struct time_fair_pass *p, const struct conn_memory *m)
-{
-	if (ARRAY_RESERVE(p->next_mem, p->cap_next, p->n_next))
-		return -ENOMEM;
-	p->next_mem[p->n_next++] = *m;
-	return 0;
-}
-
-/* ------------------------------------------------------ pending moves */
-
-static struct pending_move *pending_of(struct time_fair_pass *p, __u32 service_id)
-{
-	for (size_t i = 0; i < p->n_pending; i++) {
-		if (p->pending[i].service_id == service_id)
-			return &p->pending[i];
-	}
-	return NULL;
-}
-
-static bool has_cookie(const struct socklb_conn_record *const *conns, size_t n, __u64 cookie)
-{
-	for (size_t i = 0; i < n; i++) {
-		if (conns[i]->sock.cookie == cookie)
-			return true;
-	}
-	return false;
-}
-
-static bool came_back(const struct pending_move *m, const struct socklb_conn_record *const *conns,
-		      size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		if (conns[i]->sock.netns_cookie == m->netns_cookie &&
-		    conns[i]->sock.cookie != m->cookie &&
-		    conns[i]->sock.established_ns / NS_PER_MS >= m->asked_ms)
-			return true;
-	}
-	return false;
-}
-
-/*
- * Follows svc's move in flight against its connections now; true while it
- * still holds the service (no new plan until the moved connection is back).
- */
-static bool follow_pending(struct time_fair_pass *p, __u32 service_id,
-			   const struct socklb_conn_record *const *conns, size_t n, __u64 now_ms)
-{
-	struct pending_move *m = pending_of(p, service_id);
-
-	if (!m)
-		return false;
-	if (!m->gone_ms && !has_cookie(conns, n, m->cookie))
-		m->gone_ms = now_ms;
-	if (!m->gone_ms && now_ms > m->expires_ms) {
-		p->ops.cancel(p->ops.arg, m->cookie);
-		p->stats.moves_expired++;
-		m->gone_ms = now_ms;
-		m->arrived = true; /* it never left: nothing to wait for */
-	}
-	if (m->gone_ms && !m->arrived)
-		m->arrived = came_back(m, conns, n);
-	return !m->gone_ms || (!m->arrived && now_ms - m->gone_ms < ARRIVAL_WAIT_MS);
-}
-
-/* Forgets moves that are over (kept a while: reconnects inherit their class). */
-static void prune_pending(struct time_fair_pass *p, __u64 now_ms)
-{
-	size_t kept = 0;
-
-	for (size_t i = 0; i < p->n_pending; i++) {
-		struct pending_move *m = &p->pending[i];
-
-		if (!m->gone_ms || now_ms - m->gone_ms < INHERIT_MS)
-			p->pending[kept++] = *m;
-	}
-	p->n_pending = kept;
-}
-
-static int ask_move(struct time_fair_pass *p, const struct socklb_conn_record *r, double rate,
-		    __u64 now_ms)
-{
-	/*
-	 * Never forced: a rotation is worth no failed call.  A connection that
-	 * cannot be ended gracefully by the drain deadline is left where it is.
-	 */
-	struct socklb_move_request req = {
-	    .reason = SOCKLB_END_IMBALANCE,
-	    .force_after_ns = UINT64_MAX,
-	};
-	struct pending_move *m = pending_of(p, r->sock.service_id);
-	int ret;
-
-	if (!m && ARRAY_RESERVE(p->pending, p->cap_pending, p->n_pending))
-		return -ENOMEM;
-	ret = p->ops.move(p->ops.arg, r->sock.cookie, &req);
-	if (ret)
-		return ret;
-	if (!m)
-		m = &p->pending[p->n_pending++];
-	*m = (struct pending_move){
-	    .cookie = r->sock.cookie,
-	    .netns_cookie = r->sock.netns_cookie,
-	    .service_id = r->sock.service_id,
-	    .rate = rate,
-	    .asked_ms = now_ms,
-	    .expires_ms = now_ms + p->opts.drain_deadline_ms + EXPIRY_GRACE_MS,
-	};
-	p->stats.moves++;
-	log_debug("msg=\"time-fair move\" service_id=%u cookie=%llu backend_id=%u rate=%.1f",
-		  r->sock.service_id, (unsigned long long)r->sock.cookie, r->sock.backend_id, rate);
-	return 0;
 }
 
 /* ----------------------------------------------------------- steering */
@@ -410,10 +170,10 @@ static void classify(struct time_fair_pass *p, struct service_pass *s, __u64 now
 	double middle;
 
 	for (size_t i = 0; i < s->n; i++) {
-		struct conn_memory m = rate_of(p, s->recs[i], now_ms);
+		struct conn_memory m = tf_rate_of(p, s->recs[i], now_ms);
 
-		remember(p, &m);
-		s->rates[i] = m.rate >= 0 ? m.rate : inherited_rate(p, s->recs[i], now_ms);
+		tf_remember(p, &m);
+		s->rates[i] = m.rate >= 0 ? m.rate : tf_inherited_rate(p, s->recs[i], now_ms);
 	}
 	middle = middle_rate(s->rates, s->n);
 	for (size_t i = 0; i < s->n; i++) {
@@ -501,7 +261,7 @@ static void run_service(struct time_fair_pass *p, struct service_pass *s, __u64 
 
 	classify(p, s, now_ms);
 	/* A move in flight: keep steering as it is until the connection is back. */
-	if (follow_pending(p, s->svc->slots.service_id, s->recs, s->n, now_ms) || hold) {
+	if (tf_follow_pending(p, s->svc->slots.service_id, s->recs, s->n, now_ms) || hold) {
 		if (s->svc->slots.flags & SOCKLB_SERVICE_STEERED) {
 			note_view(p, s, phase_ms, 0, true);
 			note_phase_end(p, (wall_ms / phase_ms + 1) * phase_ms);
@@ -519,51 +279,10 @@ static void run_service(struct time_fair_pass *p, struct service_pass *s, __u64 
 	p->stats.rotating++;
 	note_view(p, s, phase_ms, classes, true);
 	if (time_fair_moves(s->conns, s->n, nb, s->targets, p->opts.min_dwell_ms, &move, 1) == 1)
-		ask_move(p, s->recs[move.conn], s->rates[move.conn], now_ms);
+		tf_ask_move(p, s->recs[move.conn], s->rates[move.conn], now_ms);
 }
 
 /* ------------------------------------------------------------- a pass */
-
-#define SETTLE_MS 500
-
-/*
- * Whether the service has had n connections for SETTLE_MS (its counts
- * remembered per service id, rebuilt every pass like the rates).
- */
-static bool settled(struct time_fair_pass *p, __u32 service_id, size_t n, __u64 now_ms)
-{
-	struct service_count *c = NULL;
-
-	for (size_t i = 0; i < p->n_counts && !c; i++) {
-		if (p->counts[i].service_id == service_id)
-			c = &p->counts[i];
-	}
-	if (!c) {
-		if (ARRAY_RESERVE(p->counts, p->cap_counts, p->n_counts))
-			return false;
-		c = &p->counts[p->n_counts++];
-		/* First seen: as settled as it will be (an agent starting on old connections). */
-		*c = (struct service_count){service_id, n, 0, now_ms};
-	}
-	if (c->n != n) {
-		c->n = n;
-		c->since_ms = now_ms;
-	}
-	c->seen_ms = now_ms;
-	return now_ms - c->since_ms >= SETTLE_MS;
-}
-
-/* Forgets the counts of services no longer seen. */
-static void prune_counts(struct time_fair_pass *p, __u64 now_ms)
-{
-	size_t kept = 0;
-
-	for (size_t i = 0; i < p->n_counts; i++) {
-		if (p->counts[i].seen_ms == now_ms)
-			p->counts[kept++] = p->counts[i];
-	}
-	p->n_counts = kept;
-}
 
 static int by_service_then_cookie(const void *a, const void *b)
 {
@@ -618,21 +337,6 @@ static size_t established(const struct socklb_conn_record *recs, size_t n,
 	return k;
 }
 
-static void swap_memory(struct time_fair_pass *p)
-{
-	struct conn_memory *tmp = p->mem;
-	size_t cap = p->cap_mem;
-
-	if (p->n_next)
-		qsort(p->next_mem, p->n_next, sizeof(*p->next_mem), by_cookie);
-	p->mem = p->next_mem;
-	p->n_mem = p->n_next;
-	p->cap_mem = p->cap_next;
-	p->next_mem = tmp;
-	p->cap_next = cap;
-	p->n_next = 0;
-}
-
 void time_fair_pass_run(struct time_fair_pass *p, struct service_table *t,
 			const struct socklb_conn_record *recs, size_t n, __u64 now_ms,
 			__u64 wall_ms, time_fair_judge judge, void *judge_arg)
@@ -661,16 +365,16 @@ void time_fair_pass_run(struct time_fair_pass *p, struct service_table *t,
 		}
 		s.n = service_run(sorted, n_sorted, svc->slots.service_id, &s.recs);
 		bool steady =
-		    settled(p, svc->slots.service_id, s.n, now_ms); /* always: it counts */
+		    tf_settled(p, svc->slots.service_id, s.n, now_ms); /* always: it counts */
 
 		run_service(p, &s, now_ms, wall_ms, say == TIME_FAIR_HOLD || !steady);
 	}
 	p->stats.steered = 0;
 	for (size_t i = 0; i < t->n; i++)
 		p->stats.steered += !!(t->items[i].slots.flags & SOCKLB_SERVICE_STEERED);
-	prune_pending(p, now_ms);
-	prune_counts(p, now_ms);
-	swap_memory(p);
+	tf_prune_pending(p, now_ms);
+	tf_prune_counts(p, now_ms);
+	tf_swap_memory(p);
 	free(sorted);
 	free(conns);
 	free(rates);
