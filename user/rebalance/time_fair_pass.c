@@ -104,6 +104,22 @@ static void steer(struct time_fair_pass *p, struct agent_service *svc, const __u
 	p->ops.steer(p->ops.arg, svc, true);
 }
 
+/* Far enough that least-conn never picks a backend for its load alone. */
+#define STEER_AWAY (1u << 20)
+
+/*
+ * A move is asked for: its reconnect goes to `to`, the backend its class
+ * lacks (the totals of several classes can be even while one class is
+ * not).  Kept until the connection is back; then the next pass steers by
+ * totals again.
+ */
+static void steer_to(struct time_fair_pass *p, struct agent_service *svc, size_t to)
+{
+	for (size_t b = 0; b < svc->backends.n; b++)
+		write_extra(p, svc->backends.items[b].id, b == to ? 0 : STEER_AWAY);
+	p->ops.steer(p->ops.arg, svc, true);
+}
+
 static void unsteer(struct time_fair_pass *p, struct agent_service *svc)
 {
 	if (!(svc->slots.flags & SOCKLB_SERVICE_STEERED))
@@ -278,8 +294,9 @@ static void run_service(struct time_fair_pass *p, struct service_pass *s, __u64 
 	steer(p, s->svc, s->total);
 	p->stats.rotating++;
 	note_view(p, s, phase_ms, classes, true);
-	if (time_fair_moves(s->conns, s->n, nb, s->targets, p->opts.min_dwell_ms, &move, 1) == 1)
-		tf_ask_move(p, s->recs[move.conn], s->rates[move.conn], now_ms);
+	if (time_fair_moves(s->conns, s->n, nb, s->targets, p->opts.min_dwell_ms, &move, 1) == 1 &&
+	    tf_ask_move(p, s->recs[move.conn], s->rates[move.conn], now_ms) == 0)
+		steer_to(p, s->svc, move.to);
 }
 
 /* ------------------------------------------------------------- a pass */
