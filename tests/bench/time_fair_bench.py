@@ -2,7 +2,7 @@
 """The time-fair cases, which the reference story (20 channels, divisible)
 hides: fewer connections than pods, counts that do not divide, mixed rates.
 
-    time_fair_bench.py [--quick] [--out FILE]
+    time_fair_bench.py [--quick] [--cases KEY,...] [--no-signals] [--out FILE]
 
 Each case runs real clients (grpc-go, grpcio sync and aio) against socklb
 with the rotation on (the default) and, as the baseline in the same run,
@@ -176,9 +176,9 @@ def measure_signals(topo, pods, hosts, cg, seconds):
     return out
 
 
-def run(quick, log=print):
+def run(quick, log=print, only=None, signals=True):
     out = {}
-    all_cases = cases(quick)
+    all_cases = [c for c in cases(quick) if not only or c.key in only]
     n_hosts = max(len(c.clients) for c in all_cases)
     with Topology("slbtfb") as topo:
         pods = start_pods(topo, max(c.pods for c in all_cases), first_ip_index=11)
@@ -194,7 +194,7 @@ def run(quick, log=print):
                              "counts_only": off, "p99_ratio": ratio}
             log(f"  rotated: worst {on['worst_deviation']:.0%}, failed {on['failed']}, "
                 f"{on['moves_per_s']} moves/s; counts only: worst {off['worst_deviation']:.0%}")
-        if not quick:
+        if signals and not quick:
             log("time-fair: which load signal follows calls")
             out["_signals"] = measure_signals(topo, pods, hosts, cg, 15)
     return out
@@ -229,9 +229,12 @@ def main(argv):
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true")
+    p.add_argument("--cases", default="", help="comma-separated case keys (default: all)")
+    p.add_argument("--no-signals", action="store_true", help="skip the load-signal measurement")
     p.add_argument("--out", default=str(HERE.parents[1] / "results" / "time_fair.json"))
     args = p.parse_args(argv)
-    res = run(args.quick)
+    res = run(args.quick, only=[k for k in args.cases.split(",") if k],
+              signals=not args.no_signals)
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w") as f:
         json.dump(res, f, indent=1)

@@ -91,6 +91,13 @@ static void plan_service(struct rebalancer *r, struct agent_service *svc, __u32 
 	if (!r->cluster ||
 	    !cluster_service_pass(r->cluster, svc, read_stats_for_cluster, r, excess))
 		rebalance_excess(live, n, r->pending[sid], r->opts.threshold, excess);
+	/*
+	 * The time-fair rotation places a service it steers: its targets are as
+	 * even as counts can be, and a move between two classes leaves one
+	 * backend a connection above the rest for a moment, not an imbalance.
+	 */
+	if (svc->slots.flags & SOCKLB_SERVICE_STEERED)
+		memset(excess, 0, n * sizeof(*excess));
 	for (size_t i = 0; i < n; i++) {
 		struct backend_memory *m = &r->mem[svc->backends.items[i].id];
 		__u64 share =

@@ -35,9 +35,10 @@ struct pending_move {
 	__u32 service_id;
 	double rate; /* the moved connection's: its reconnect's until that has its own */
 	__u64 asked_ms;
-	__u64 expires_ms; /* not ended gracefully by then: withdrawn */
-	__u64 gone_ms;	  /* 0: the connection is still there */
-	bool arrived;	  /* a connection of its namespace came back */
+	__u64 expires_ms;  /* not ended gracefully by then: withdrawn */
+	__u64 gone_ms;	   /* 0: the connection is still there */
+	bool arrived;	   /* a connection of its namespace came back */
+	bool back_counted; /* ... and the count it changed was taken as settled */
 };
 
 /* How many connections a service had, since when. */

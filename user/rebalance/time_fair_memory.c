@@ -192,6 +192,14 @@ int tf_ask_move(struct time_fair_pass *p, const struct socklb_conn_record *r, do
  * Whether the service has had n connections for SETTLE_MS (its counts
  * remembered per service id, rebuilt every pass like the rates).
  */
+/* Whether the service's last move has just come back (so the count changed by it). */
+static bool own_move_back(struct time_fair_pass *p, __u32 service_id)
+{
+	struct pending_move *m = pending_of(p, service_id);
+
+	return m && m->gone_ms && m->arrived && !m->back_counted && (m->back_counted = true);
+}
+
 bool tf_settled(struct time_fair_pass *p, __u32 service_id, size_t n, __u64 now_ms)
 {
 	struct service_count *c = NULL;
@@ -209,7 +217,8 @@ bool tf_settled(struct time_fair_pass *p, __u32 service_id, size_t n, __u64 now_
 	}
 	if (c->n != n) {
 		c->n = n;
-		c->since_ms = now_ms;
+		/* Back from the rotation's own move: its change, nothing to wait for. */
+		c->since_ms = own_move_back(p, service_id) ? 0 : now_ms;
 	}
 	c->seen_ms = now_ms;
 	return now_ms - c->since_ms >= SETTLE_MS;

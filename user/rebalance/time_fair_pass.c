@@ -263,9 +263,9 @@ static void note_phase_end(struct time_fair_pass *p, __u64 end_wall_ms)
 }
 
 /*
- * One service's part of the pass.  hold: change nothing now (another move
- * is under way, or its clients are still connecting); the rates and the
- * move in flight are followed all the same.
+ * One service's part of the pass.  hold: change nothing now, steering
+ * included (its own move is in flight, the count rebalancer is at work, or
+ * its clients are still connecting); the rates are followed all the same.
  */
 static void run_service(struct time_fair_pass *p, struct service_pass *s, __u64 now_ms,
 			__u64 wall_ms, bool hold)
@@ -276,8 +276,7 @@ static void run_service(struct time_fair_pass *p, struct service_pass *s, __u64 
 	__u32 classes;
 
 	classify(p, s, now_ms);
-	/* A move in flight: keep steering as it is until the connection is back. */
-	if (tf_follow_pending(p, s->svc->slots.service_id, s->recs, s->n, now_ms) || hold) {
+	if (hold) { /* steering stays as it is: a move's reconnect may be on its way */
 		if (s->svc->slots.flags & SOCKLB_SERVICE_STEERED) {
 			note_view(p, s, phase_ms, 0, true);
 			note_phase_end(p, (wall_ms / phase_ms + 1) * phase_ms);
@@ -381,10 +380,11 @@ void time_fair_pass_run(struct time_fair_pass *p, struct service_table *t,
 			continue;
 		}
 		s.n = service_run(sorted, n_sorted, svc->slots.service_id, &s.recs);
-		bool steady =
-		    tf_settled(p, svc->slots.service_id, s.n, now_ms); /* always: it counts */
+		/* Both always, in this order: a move coming back changes the count. */
+		bool moving = tf_follow_pending(p, svc->slots.service_id, s.recs, s.n, now_ms);
+		bool steady = tf_settled(p, svc->slots.service_id, s.n, now_ms);
 
-		run_service(p, &s, now_ms, wall_ms, say == TIME_FAIR_HOLD || !steady);
+		run_service(p, &s, now_ms, wall_ms, moving || say == TIME_FAIR_HOLD || !steady);
 	}
 	p->stats.steered = 0;
 	for (size_t i = 0; i < t->n; i++)
