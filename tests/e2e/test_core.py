@@ -212,6 +212,7 @@ def bad_input_cases(cg, pin):
         (base + ["--max-backends", "0"], 64, "--max-backends '0'"),
         (base + ["--log-level", "loud"], 64, "--log-level 'loud'"),
         (base + ["--max-age", "5 minutes"], 64, "--max-age '5 minutes'"),
+        (base + ["--time-fair", "fast"], 64, "--time-fair 'fast': expected off or a window"),
         (base + ["--metrics-addr", "localhost:x"], 1, "--metrics-addr 'localhost:x'"),
     ]
 

@@ -13,6 +13,8 @@ bindir=$2
 shift 2
 here=$(dirname "$0")
 failed=0
+n_ok=0
+n_failed=0
 summary=""
 
 # The k8s answers and the state file are JSON documents of several KiB
@@ -56,7 +58,7 @@ for name in "$@"; do
 		result="FAILED(exit $rc, see $log and $art/)"
 		grep -E "ERROR|runtime error|FUZZ_ASSERT|SUMMARY|Test unit written" "$log" | head -n 20
 	fi
-	[ "$result" = ok ] || failed=1
+	if [ "$result" = ok ]; then n_ok=$((n_ok + 1)); else failed=1; n_failed=$((n_failed + 1)); fi
 	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
 	rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")
 	row=$(printf '%-20s %5ss %10s execs %7s/s  cov %5s  ft %6s  corp %5s  %s' "$name" \
@@ -68,4 +70,5 @@ for name in "$@"; do
 done
 echo "fuzz summary ($seconds s per harness):"
 printf '%s' "$summary"
+echo "$n_ok passed, $n_failed failed"
 exit $failed

@@ -5,6 +5,7 @@
  * the same code as the user's options, and --help shows the same text.
  */
 #include "cli/agent_options.h"
+#include "cli/agent_options_impl.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "agent/state_file.h"
@@ -42,45 +43,6 @@
 
 /* Connections ended and not back by then are no longer expected (not an option). */
 #define PENDING_TTL_MS 5000
-
-enum agent_option {
-	OPT_POLICY = 1000,
-	OPT_PIN_PATH,
-	OPT_CGROUP,
-	OPT_MAX_SERVICES,
-	OPT_MAX_BACKENDS,
-	OPT_MAX_SOCKETS,
-	OPT_NO_REBALANCE,
-	OPT_PERSIST,
-	OPT_METRICS_ADDR,
-	OPT_LOG_LEVEL,
-	OPT_CLEANUP,
-	OPT_MAX_AGE,
-	OPT_DRAIN_DEADLINE,
-	OPT_REMOVAL_GRACE,
-	OPT_IDLE_QUIET,
-	OPT_REBALANCE_INTERVAL,
-	OPT_REBALANCE_WINDOW,
-	OPT_IMBALANCE_THRESHOLD,
-	OPT_TIME_FAIR,
-	OPT_MIN_DWELL,
-	OPT_DNS_SERVER,
-	OPT_DNS_MIN_INTERVAL,
-	OPT_DNS_MAX_INTERVAL,
-	OPT_DNS_EMPTY_GRACE,
-	OPT_STATE_FILE,
-	OPT_API_SERVER,
-	OPT_TOKEN_FILE,
-	OPT_CA_FILE,
-	OPT_K8S_DISCOVER,
-	OPT_K8S_WATCH_TIMEOUT,
-	OPT_K8S_NAMESPACE,
-	OPT_NO_CLUSTER,
-	OPT_NODE_NAME,
-	OPT_PUBLISH_INTERVAL,
-	OPT_HEARTBEAT_INTERVAL,
-	OPT_GRACEFUL,
-};
 
 /* Applied, in this order, before the user's options. */
 static const struct {
@@ -295,179 +257,6 @@ static const char agent_doc[] =
     "  Detach and unpin what an agent left behind:\n"
     "    socklb agent --cleanup --pin-path /sys/fs/bpf/socklb\n";
 
-/* A zero minimum would let a TTL of 0 spin the agent on lookups. */
-static void check_dns_timing(struct argp_state *state, const struct dns_timing *t)
-{
-	if (t->min_ms < 100)
-		argp_error(state, "--dns-min-interval: at least 100ms");
-	if (t->max_ms < t->min_ms)
-		argp_error(state,
-			   "--dns-max-interval (%llums) is below --dns-min-interval (%llums)",
-			   (unsigned long long)t->max_ms, (unsigned long long)t->min_ms);
-}
-
-static void set_log_level(struct argp_state *state, const char *what, const char *name)
-{
-	enum log_level level;
-
-	if (log_parse_level(name, &level))
-		argp_error(state, "%s '%s': use debug, info, warn or error", what, name);
-	log_set_level(level);
-}
-
-static void add_service_arg(struct argp_state *state, struct agent_config *cfg, char *arg)
-{
-	char **grown = realloc(cfg->service_args, (cfg->n_service_args + 1) * sizeof(*grown));
-
-	if (!grown)
-		argp_failure(state, 1, ENOMEM, "--service");
-	cfg->service_args = grown;
-	cfg->service_args[cfg->n_service_args++] = arg;
-}
-
-static void set_policy(struct argp_state *state, struct agent_config *cfg, const char *arg)
-{
-	if (!strcmp(arg, "least-conn"))
-		cfg->policy = SOCKLB_POLICY_LEAST_CONN;
-	else if (!strcmp(arg, "random"))
-		cfg->policy = SOCKLB_POLICY_RANDOM;
-	else
-		argp_error(state, "unknown --policy '%s': use least-conn or random", arg);
-}
-
-/* Options that say how connections are moved. */
-static bool parse_rebalance_option(int key, char *arg, struct argp_state *state,
-				   struct rebalancer_opts *r)
-{
-	switch (key) {
-	case OPT_NO_REBALANCE:
-		r->enabled = false;
-		break;
-	case OPT_GRACEFUL:
-		if (strcmp(arg, "on") && strcmp(arg, "off"))
-			argp_error(state, "--graceful takes on or off, not '%s'", arg);
-		r->graceful = !strcmp(arg, "on");
-		break;
-	case OPT_MAX_AGE:
-		r->max_age_ms = cli_parse_duration_ms(state, "--max-age", arg);
-		break;
-	case OPT_DRAIN_DEADLINE:
-		r->drain_deadline_ms = cli_parse_duration_ms(state, "--drain-deadline", arg);
-		break;
-	case OPT_REMOVAL_GRACE:
-		r->removal_grace_ms = cli_parse_duration_ms(state, "--removal-grace", arg);
-		break;
-	case OPT_IDLE_QUIET:
-		r->quiet_ms = cli_parse_duration_ms(state, "--idle-quiet", arg);
-		break;
-	case OPT_REBALANCE_INTERVAL:
-		r->interval_ms = cli_parse_duration_ms(state, "--rebalance-interval", arg);
-		break;
-	case OPT_REBALANCE_WINDOW:
-		r->window_ms = cli_parse_duration_ms(state, "--rebalance-window", arg);
-		break;
-	case OPT_IMBALANCE_THRESHOLD:
-		r->threshold = cli_parse_count(state, "--imbalance-threshold", arg, true);
-		break;
-	case OPT_TIME_FAIR:
-		r->time_fair_window_ms =
-		    strcmp(arg, "off") ? cli_parse_duration_ms(state, "--time-fair", arg) : 0;
-		break;
-	case OPT_MIN_DWELL:
-		r->min_dwell_ms = cli_parse_duration_ms(state, "--min-dwell", arg);
-		break;
-	default:
-		return false;
-	}
-	return true;
-}
-
-/* Options of the cluster view. */
-static bool parse_cluster_option(int key, char *arg, struct argp_state *state,
-				 struct cluster_options *c)
-{
-	switch (key) {
-	case OPT_NO_CLUSTER:
-		c->enabled = false;
-		break;
-	case OPT_NODE_NAME:
-		c->node_name = arg;
-		break;
-	case OPT_PUBLISH_INTERVAL:
-		c->publish_ms = cli_parse_duration_ms(state, "--publish-interval", arg);
-		if (c->publish_ms < 100)
-			argp_error(state, "--publish-interval: at least 100ms");
-		break;
-	case OPT_HEARTBEAT_INTERVAL:
-		c->heartbeat_ms = cli_parse_duration_ms(state, "--heartbeat-interval", arg);
-		break;
-	default:
-		return false;
-	}
-	return true;
-}
-
-/* A heartbeat more often than the counts may be written would be writes for nothing. */
-static void check_cluster_timing(struct argp_state *state, const struct cluster_options *c)
-{
-	if (c->heartbeat_ms < c->publish_ms)
-		argp_error(state,
-			   "--heartbeat-interval (%llums) is below --publish-interval (%llums)",
-			   c->heartbeat_ms, c->publish_ms);
-}
-
-/* Options of the dns: and k8s: sources. */
-static bool parse_source_option(int key, char *arg, struct argp_state *state,
-				struct agent_config *cfg)
-{
-	char err[256];
-
-	switch (key) {
-	case OPT_DNS_SERVER:
-		if (dns_server_list_add(&cfg->dns_servers, arg, err, sizeof(err)))
-			argp_error(state, "%s", err);
-		break;
-	case OPT_DNS_MIN_INTERVAL:
-		cfg->dns_timing.min_ms = cli_parse_duration_ms(state, "--dns-min-interval", arg);
-		break;
-	case OPT_DNS_MAX_INTERVAL:
-		cfg->dns_timing.max_ms = cli_parse_duration_ms(state, "--dns-max-interval", arg);
-		break;
-	case OPT_DNS_EMPTY_GRACE:
-		cfg->dns_timing.empty_grace_ms =
-		    cli_parse_duration_ms(state, "--dns-empty-grace", arg);
-		break;
-	case OPT_API_SERVER:
-		cfg->k8s.api_server = arg;
-		break;
-	case OPT_TOKEN_FILE:
-		cfg->k8s.token_file = arg;
-		break;
-	case OPT_CA_FILE:
-		cfg->k8s.ca_file = arg;
-		break;
-	case OPT_K8S_DISCOVER:
-		cfg->k8s.discover = true;
-		break;
-	case OPT_K8S_NAMESPACE:
-		if (k8s_label_check("--k8s-namespace", arg, strlen(arg), err, sizeof(err)))
-			argp_error(state, "%s", err);
-		if (cfg->k8s.n_namespaces == K8S_MAX_NAMESPACES)
-			argp_error(state, "--k8s-namespace: at most %d", K8S_MAX_NAMESPACES);
-		cfg->k8s.namespaces[cfg->k8s.n_namespaces++] = arg;
-		break;
-	case OPT_K8S_WATCH_TIMEOUT:
-		cfg->k8s.watch_timeout_ms =
-		    cli_parse_duration_ms(state, "--k8s-watch-timeout", arg);
-		if (cfg->k8s.watch_timeout_ms < 1000)
-			argp_error(state, "--k8s-watch-timeout: at least 1s");
-		break;
-	default:
-		return false;
-	}
-	return true;
-}
-
 static error_t parse_agent_option(int key, char *arg, struct argp_state *state);
 
 static void apply_defaults(struct argp_state *state)
@@ -480,7 +269,7 @@ static void apply_defaults(struct argp_state *state)
 	args->cfg.rebalance.pending_ttl_ms = PENDING_TTL_MS;
 	for (size_t i = 0; i < ARRAY_SIZE(defaults); i++)
 		parse_agent_option(defaults[i].key, (char *)defaults[i].value, state);
-	set_log_level(state, "SOCKLB_LOG_LEVEL", env_level ? env_level : D_LOG_LEVEL);
+	opt_set_log_level(state, "SOCKLB_LOG_LEVEL", env_level ? env_level : D_LOG_LEVEL);
 }
 
 static error_t parse_agent_option(int key, char *arg, struct argp_state *state)
@@ -488,16 +277,16 @@ static error_t parse_agent_option(int key, char *arg, struct argp_state *state)
 	struct agent_args *args = state->input;
 	struct agent_config *cfg = &args->cfg;
 
-	if (parse_rebalance_option(key, arg, state, &cfg->rebalance) ||
-	    parse_source_option(key, arg, state, cfg) ||
-	    parse_cluster_option(key, arg, state, &cfg->cluster))
+	if (opt_parse_rebalance_option(key, arg, state, &cfg->rebalance) ||
+	    opt_parse_source_option(key, arg, state, cfg) ||
+	    opt_parse_cluster_option(key, arg, state, &cfg->cluster))
 		return 0;
 	switch (key) {
 	case ARGP_KEY_INIT:
 		apply_defaults(state);
 		break;
 	case 's':
-		add_service_arg(state, cfg, arg);
+		opt_add_service_arg(state, cfg, arg);
 		break;
 	case 'c':
 		cfg->config_path = arg;
@@ -509,7 +298,7 @@ static error_t parse_agent_option(int key, char *arg, struct argp_state *state)
 		cfg->pin_path = arg;
 		break;
 	case OPT_POLICY:
-		set_policy(state, cfg, arg);
+		opt_set_policy(state, cfg, arg);
 		break;
 	case OPT_MAX_SERVICES:
 		cfg->sizes.max_services = cli_parse_count(state, "--max-services", arg, false);
@@ -523,7 +312,7 @@ static error_t parse_agent_option(int key, char *arg, struct argp_state *state)
 			 "nothing to size\"");
 		break;
 	case OPT_LOG_LEVEL:
-		set_log_level(state, "--log-level", arg);
+		opt_set_log_level(state, "--log-level", arg);
 		break;
 	case 'v':
 		log_set_level(LOG_DEBUG);
@@ -541,8 +330,8 @@ static error_t parse_agent_option(int key, char *arg, struct argp_state *state)
 		args->cleanup = true;
 		break;
 	case ARGP_KEY_END:
-		check_dns_timing(state, &cfg->dns_timing);
-		check_cluster_timing(state, &cfg->cluster);
+		opt_check_dns_timing(state, &cfg->dns_timing);
+		opt_check_cluster_timing(state, &cfg->cluster);
 		break;
 	case ARGP_KEY_ARG:
 		argp_error(state, "unexpected argument '%s'", arg);
