@@ -34,12 +34,14 @@ Invariants:
     status --json.
   - failed calls: every failure is counted by status code and by what was
     going on when the call started (an agent down, the API down, DNS down,
-    none of these).  Moves end connections by reset, which fails the calls
-    in flight on them (forced ends: one per channel here at most), and
-    grpcio's blocking API notices even an idle end only at its next call,
-    which can then fail (README, Rebalancing).  So: no status but
-    UNAVAILABLE; failures of the polling stacks (aio, go) at most the forced
-    ends; all failures at most all ends.
+    none of these).  Moves send h2c connections a GOAWAY (no call fails) and
+    destroy them if still open when due (a removed pod's: after 50 ms), or
+    destroy idle ones; a destroy when due fails the calls in flight (forced
+    ends: one per channel here at most), and grpcio's blocking API notices
+    even an idle end only at its next call, which can then fail (README,
+    Rebalancing).  So: no status but UNAVAILABLE; failures of the polling
+    stacks (aio, go) at most the forced ends (forced + goaway_then_forced);
+    all failures at most all destroys.
   - flat resources: the agents that live the whole run (node-1, node-2) are
     sampled every 5 s for RSS, open fds and BPF map memory (memlock of the
     maps they hold).  After a warm-up (the first 20 % of the run, at least
@@ -81,6 +83,8 @@ API_EVERY, API_FIRST, API_DOWN = 45.0, 35.0, 6.0
 DNS_EVERY, DNS_FIRST, DNS_DOWN = 40.0, 20.0, 6.0
 GARBAGE_EVERY, SAMPLE_EVERY = 30.0, 5.0
 MAX_CLIENTS_STARTED = 2000  # bound on the clients one run starts
+END_MODES = ("forced", "graceful", "goaway", "goaway_then_idle", "goaway_then_forced")
+MAP_SLACK = 64 * 1024  # bytes of map memory the followed connections may move it by
 GARBAGE_NAME = "garbage-svc"
 LOG_PATTERNS = {
     "error": "level=error",
@@ -343,6 +347,9 @@ class Soak:
         self.quiet.append(entry)
         return entry
 
+    # Modes of socklb_ended_total: destroyed idle (graceful) or when due (forced),
+    # sent a GOAWAY, and destroyed after one (then_idle: no server data carried it;
+    # then_forced: still open when due).
     def note_ended(self, node):
         """The agent's socklb_ended_total by mode, summed over reasons: read from
         the pinned maps, so it goes on across a restart; the largest seen is kept."""
@@ -356,7 +363,7 @@ class Soak:
                 got[labels["mode"]] += int(value)
         last = self.ended.get(node.name, collections.Counter())
         self.ended[node.name] = collections.Counter(
-            {k: max(last[k], got[k]) for k in ("forced", "graceful")})
+            {k: max(last[k], got[k]) for k in END_MODES})
 
     def sample(self):
         now = time.time() - self.t_start
@@ -468,8 +475,11 @@ class Soak:
             rss1 = statistics.median(x[1] for x in last)
             fd0, fd1 = max(x[2] for x in first), max(x[2] for x in last)
             mem0, mem1 = {x[3] for x in first}, {x[3] for x in last}
-            ok = (rss1 <= rss0 * 1.10 + 1024 and fd1 <= fd0 + 4 and mem0 == mem1
-                  and len(mem0) == 1)
+            # The GOAWAY follower's maps are not preallocated: they hold an entry per
+            # followed connection (tens here), so map memory moves by a few KiB with
+            # the connections; flat means no growth beyond MAP_SLACK.
+            ok = (rss1 <= rss0 * 1.10 + 1024 and fd1 <= fd0 + 4
+                  and max(mem1) <= max(mem0) + MAP_SLACK)
             out[name] = {"ok": ok, "samples": len(s), "rss_kib_first": rss0,
                          "rss_kib_last": rss1, "rss_kib_max": max(x[1] for x in s),
                          "fds_first_max": fd0, "fds_last_max": fd1,
@@ -482,15 +492,16 @@ class Soak:
         by_cause = collections.Counter(self.cause(r[0]) for r, _, _ in fails)
         by_stack = collections.Counter(stack for _, stack, _ in fails)
         by_target = collections.Counter(target for _, _, target in fails)
-        forced = sum(v["forced"] for v in self.ended.values())
-        graceful = sum(v["graceful"] for v in self.ended.values())
+        ended = {k: sum(v[k] for v in self.ended.values()) for k in END_MODES}
+        forced = ended["forced"] + ended["goaway_then_forced"]
+        graceful = ended["graceful"] + ended["goaway_then_idle"]
         quiet = [q for q in self.quiet]
         res = {
             "seconds": self.seconds,
             "calls": len(self.records), "failed": len(fails),
             "failed_by_status": dict(by_status), "failed_by_cause": dict(by_cause),
             "failed_by_stack": dict(by_stack), "failed_by_target": dict(by_target),
-            "ended_forced": forced, "ended_graceful": graceful,
+            "ended_forced": forced, "ended_graceful": graceful, "ended_by_mode": ended,
             "clients": dict(self.client_stats),
             "events": dict(collections.Counter(k for _, k, _ in self.events)),
             "quiet_points": len(quiet), "quiet_ok": sum(q["ok"] for q in quiet),
@@ -520,6 +531,7 @@ def test_soak():
           f"{res['failed_by_status']} by cause {res['failed_by_cause']} by stack "
           f"{res['failed_by_stack']}; connections ended by moves: forced {res['ended_forced']}, "
           f"graceful {res['ended_graceful']}")
+    print(f"  ended by mode {res['ended_by_mode']}")
     print(f"  clients {res['clients']}; events {res['events']}")
     print(f"  quiet points: {res['quiet_ok']}/{res['quiet_points']} socklb = ss (slowest "
           f"{res['quiet_max_seconds']}s, up to {res['quiet_max_connections']} connections); "
