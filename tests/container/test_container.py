@@ -108,7 +108,9 @@ def backends(st, vip=VIP):
 
 
 def ended_max_age(st):
-    return sum(b["ended_graceful"] + b["ended_forced"] for b in backends(st).values())
+    """Connections ended, by whichever mechanism (a GOAWAY for h2c, else a destroy)."""
+    return sum(b["ended_graceful"] + b["ended_forced"] + b["ended_goaway"]
+               for b in backends(st).values())
 
 
 def check_balances(run, client, cg, pods):
