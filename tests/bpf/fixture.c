@@ -8,6 +8,8 @@
 #include <poll.h>
 
 #include <arpa/inet.h>
+#include <dirent.h>
+#include <signal.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
@@ -217,4 +219,53 @@ bool fixture_ended(int fd)
 		return false;
 	getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
 	return err == ECONNABORTED;
+}
+
+/* Empties and removes dir (bpffs: pinned maps and links are plain entries). */
+static void remove_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char path[512];
+
+	while (d && (e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		unlink(path);
+	}
+	if (d)
+		closedir(d);
+	rmdir(dir);
+}
+
+/* Removes the socklb-bpftest-PID entries of parent whose PID is gone. */
+static void reap_in(const char *parent, bool empty_first)
+{
+	DIR *d = opendir(parent);
+	struct dirent *e;
+	char path[512];
+	int pid;
+
+	while (d && (e = readdir(d))) {
+		if (sscanf(e->d_name, "socklb-bpftest-%d", &pid) != 1 || kill(pid, 0) == 0 ||
+		    errno != ESRCH)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", parent, e->d_name);
+		if (empty_first)
+			remove_dir(path);
+		else
+			rmdir(path);
+	}
+	if (d)
+		closedir(d);
+}
+
+void fixture_reap_stale(void)
+{
+	char root[200], err[256];
+
+	reap_in("/sys/fs/bpf", true);
+	if (find_cgroup2_root(root, sizeof(root), err, sizeof(err)) == 0)
+		reap_in(root, false);
 }

@@ -34,6 +34,11 @@ struct fixture {
  */
 bool fixture_start(struct fixture *f, const struct socklb_config *cfg);
 void fixture_stop(struct fixture *f);
+/*
+ * Removes what fixtures of test processes now gone left behind (a failed
+ * check ends its forked test without teardown): pins and cgroups.
+ */
+void fixture_reap_stale(void);
 
 /* n loopback listeners on 127.0.0.1, ports chosen by the kernel. */
 void fixture_listeners(struct fixture *f, size_t n);

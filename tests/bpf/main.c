@@ -2,6 +2,7 @@
 /* Runs every BPF test suite; exits 1 if any check failed. */
 #include <stdlib.h>
 
+#include "fixture.h"
 #include "lib/log.h"
 #include "suites.h"
 
@@ -14,6 +15,7 @@ int main(void)
 	srunner_add_suite(sr, bpf_iter_suite());
 	srunner_add_suite(sr, bpf_goaway_suite());
 	srunner_run_all(sr, CK_NORMAL);
+	fixture_reap_stale();
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
 	return failed ? EXIT_FAILURE : EXIT_SUCCESS;

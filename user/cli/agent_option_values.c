@@ -91,7 +91,8 @@ bool opt_parse_rebalance_option(int key, char *arg, struct argp_state *state,
 		if (strcmp(arg, "off") &&
 		    (duration_parse_ms(arg, &r->time_fair_window_ms) || !r->time_fair_window_ms))
 			argp_error(state,
-				   "--time-fair '%s': expected off or a window such as 10s or 1m", arg);
+				   "--time-fair '%s': expected off or a window such as 10s or 1m",
+				   arg);
 		break;
 	case OPT_MIN_DWELL:
 		r->min_dwell_ms = cli_parse_duration_ms(state, "--min-dwell", arg);
