@@ -152,6 +152,12 @@ void fixture_listeners(struct fixture *f, size_t n)
 
 void fixture_service(struct fixture *f, const char *vip, size_t first, size_t n, __u32 service_id)
 {
+	fixture_service_flags(f, vip, first, n, service_id, 0);
+}
+
+void fixture_service_flags(struct fixture *f, const char *vip, size_t first, size_t n,
+			   __u32 service_id, __u32 flags)
+{
 	struct lb_service_slots slots;
 	struct endpoint v, be = {.family = AF_INET, .addr.ip4 = htonl(INADDR_LOOPBACK)};
 	__u32 ids[FIX_MAX_BACKENDS];
@@ -165,6 +171,7 @@ void fixture_service(struct fixture *f, const char *vip, size_t first, size_t n,
 				 0);
 	}
 	lb_service_slots_init(&slots, service_id);
+	slots.flags = flags;
 	ck_assert_int_eq(lb_maps_publish(&f->loader.maps, &v, &slots, ids, n), 0);
 }
 

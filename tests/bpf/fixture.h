@@ -44,6 +44,9 @@ void fixture_reap_stale(void);
 void fixture_listeners(struct fixture *f, size_t n);
 /* Publishes vip (e.g. "10.255.0.1:80") over listeners [first, first + n); backend ids 1.. */
 void fixture_service(struct fixture *f, const char *vip, size_t first, size_t n, __u32 service_id);
+/* The same with the service entry's flags (SOCKLB_SERVICE_*). */
+void fixture_service_flags(struct fixture *f, const char *vip, size_t first, size_t n,
+			   __u32 service_id, __u32 flags);
 
 /* A TCP connect to text ("10.255.0.1:80"); the socket, or -errno. */
 int fixture_connect(const char *text);

@@ -93,42 +93,56 @@ static void connect_n(struct fixture *f, int *fds, int n, __u64 live[3])
 }
 
 /*
- * With the cluster view on, least-conn adds the other nodes' connections
- * (backend_extra): 6 connects onto backends the other nodes hold 0, 5 and 3
- * of leave the second alone and end with the first and last at 4 and 5 (or
- * 5 and 4: ties go either way).  With it off (the load-time setting), the
- * extras are not even read: 2 each.
+ * 6 connects onto 3 backends whose extras (backend_extra) are 0, 5 and 3,
+ * the service entry carrying flags; live per backend after them.  false:
+ * the fixture cannot run here (the test is skipped).
  */
-START_TEST(test_least_conn_adds_the_other_nodes_connections)
+static bool connect_over_extras(const struct socklb_config *cfg, __u32 flags, __u64 live[3])
 {
-	struct socklb_config cfg = {.policy = SOCKLB_POLICY_LEAST_CONN, .cluster_view = 1};
 	struct fixture f;
 	int fds[6];
-	__u64 live[3];
 
-	REQUIRE_FIXTURE(&f, &cfg);
+	if (!fixture_start(&f, cfg))
+		return false;
 	fixture_listeners(&f, 3);
-	fixture_service(&f, VIP, 0, 3, 1);
+	fixture_service_flags(&f, VIP, 0, 3, 1, flags);
 	ck_assert_int_eq(lb_maps_set_extra(&f.loader.maps, 2, 5), 0);
 	ck_assert_int_eq(lb_maps_set_extra(&f.loader.maps, 3, 3), 0);
 	connect_n(&f, fds, 6, live);
-	ck_assert_msg(live[1] == 0 &&
-			  ((live[0] == 4 && live[2] == 2) || (live[0] == 5 && live[2] == 1)),
-		      "live %llu, %llu, %llu", (unsigned long long)live[0],
-		      (unsigned long long)live[1], (unsigned long long)live[2]);
 	close_and_settle(&f, fds, 6, 3);
 	fixture_stop(&f);
+	return true;
+}
 
+/* Least-conn added the extras: the second left alone, the others at 4 and 2 (or 5 and 1). */
+static bool extras_added(const __u64 live[3])
+{
+	return live[1] == 0 && ((live[0] == 4 && live[2] == 2) || (live[0] == 5 && live[2] == 1));
+}
+
+/*
+ * Least-conn adds backend_extra to each backend's load when the cluster view
+ * is on (the load-time setting: the other nodes' connections), or for a
+ * service whose entry is SOCKLB_SERVICE_STEERED (the time-fair steering).
+ * Otherwise the extras are not even read: 2 each.
+ */
+START_TEST(test_least_conn_adds_the_extras_with_the_cluster_view_or_steering)
+{
+	struct socklb_config cfg = {.policy = SOCKLB_POLICY_LEAST_CONN, .cluster_view = 1};
+	__u64 live[3] = {0};
+
+	if (!connect_over_extras(&cfg, 0, live))
+		return;
+	ck_assert_msg(extras_added(live), "cluster view: live %llu, %llu, %llu",
+		      (unsigned long long)live[0], (unsigned long long)live[1],
+		      (unsigned long long)live[2]);
 	cfg.cluster_view = 0;
-	REQUIRE_FIXTURE(&f, &cfg);
-	fixture_listeners(&f, 3);
-	fixture_service(&f, VIP, 0, 3, 1);
-	ck_assert_int_eq(lb_maps_set_extra(&f.loader.maps, 2, 5), 0);
-	ck_assert_int_eq(lb_maps_set_extra(&f.loader.maps, 3, 3), 0);
-	connect_n(&f, fds, 6, live);
+	connect_over_extras(&cfg, 0, live);
 	ck_assert(live[0] == 2 && live[1] == 2 && live[2] == 2);
-	close_and_settle(&f, fds, 6, 3);
-	fixture_stop(&f);
+	connect_over_extras(&cfg, SOCKLB_SERVICE_STEERED, live);
+	ck_assert_msg(extras_added(live), "steered: live %llu, %llu, %llu",
+		      (unsigned long long)live[0], (unsigned long long)live[1],
+		      (unsigned long long)live[2]);
 }
 END_TEST
 
@@ -271,7 +285,7 @@ Suite *bpf_connect_suite(void)
 
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_least_conn_exact_over_an_inline_set);
-	tcase_add_test(tc, test_least_conn_adds_the_other_nodes_connections);
+	tcase_add_test(tc, test_least_conn_adds_the_extras_with_the_cluster_view_or_steering);
 	tcase_add_test(tc, test_two_choices_over_a_large_set);
 	tcase_add_test(tc, test_refusals_are_counted_by_reason);
 	tcase_add_test(tc, test_getpeername_shows_the_vip);
