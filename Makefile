@@ -15,7 +15,7 @@ CFLAGS     ?= -O2 -g
 DEPFLAGS    = -MMD -MP
 USER_CFLAGS = $(CFLAGS) $(USER_CWARN) $(DEPFLAGS) -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser \
               -I$(BUILD) -DSOCKLB_VERSION='"$(VERSION)"' $(shell pkg-config --cflags $(PKGS))
-USER_LIBS   = $(shell pkg-config --libs $(PKGS)) -lm
+USER_LIBS   = $(shell pkg-config --libs $(PKGS))
 BPF_CFLAGS  = -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) $(CWARN) $(DEPFLAGS) -Iinclude -Ibpf \
               -I$(BUILD)
 # Unit tests and the sanitizer build of the agent: AddressSanitizer and UBSan.

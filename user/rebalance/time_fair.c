@@ -15,42 +15,43 @@ static double floor_rate(double rate)
 	return rate > 1.0 ? rate : 1.0;
 }
 
-/* Sorts idx[n] by rates[idx] (insertion sort: a service holds few connections). */
-static void sort_by_rate(const double *rates, size_t *idx, size_t n)
-{
-	for (size_t i = 1; i < n; i++) {
-		size_t v = idx[i], j = i;
+/* A connection's rate and where it came from, to sort by rate. */
+struct ranked {
+	double rate;
+	size_t i;
+};
 
-		for (; j > 0 && rates[idx[j - 1]] > rates[v]; j--)
-			idx[j] = idx[j - 1];
-		idx[j] = v;
-	}
+static int by_rate(const void *a, const void *b)
+{
+	double x = ((const struct ranked *)a)->rate, y = ((const struct ranked *)b)->rate;
+
+	return x < y ? -1 : x > y;
 }
 
 int time_fair_group(const double *rates, size_t n, int *cls)
 {
-	size_t *idx = malloc((n ? n : 1) * sizeof(*idx));
+	struct ranked *order = malloc((n ? n : 1) * sizeof(*order));
 	double lightest = 0.0;
 	int c = -1;
 
-	if (!idx) {
+	if (!order) {
 		for (size_t i = 0; i < n; i++)
 			cls[i] = 0; /* out of memory: one class, still fair by count */
 		return n ? 1 : 0;
 	}
 	for (size_t i = 0; i < n; i++)
-		idx[i] = i;
-	sort_by_rate(rates, idx, n);
+		order[i] = (struct ranked){floor_rate(rates[i]), i};
+	qsort(order, n, sizeof(*order), by_rate);
 	for (size_t k = 0; k < n; k++) {
-		double r = floor_rate(rates[idx[k]]);
+		double r = order[k].rate;
 
 		if (c < 0 || (r >= 2.0 * lightest && c < TIME_FAIR_CLASSES - 1)) {
 			c++;
 			lightest = r;
 		}
-		cls[idx[k]] = c;
+		cls[order[k].i] = c;
 	}
-	free(idx);
+	free(order);
 	return c + 1;
 }
 

@@ -53,7 +53,6 @@ struct service_view {
 	struct endpoint vip;
 	__u32 conns, backends, classes;
 	__u64 phase_ms;
-	bool rotating;
 };
 
 struct time_fair_pass {

@@ -138,6 +138,7 @@ struct service_pass {
 	double *rates;				/* their loads per second */
 	int *cls;
 	size_t n;
+	__u32 classes;	/* how many classes the connections make */
 	__u32 *targets; /* [TIME_FAIR_CLASSES][backends] */
 	__u32 *total;	/* [backends] */
 };
@@ -152,6 +153,13 @@ static size_t backend_index(const struct agent_service *svc, __u32 id)
 }
 
 /* The rate of the service's known connections' middle one; 0 when none is known. */
+static int by_value(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
 static double middle_rate(const double *rates, size_t n)
 {
 	double *known = malloc((n ? n : 1) * sizeof(*known)), middle;
@@ -163,14 +171,7 @@ static double middle_rate(const double *rates, size_t n)
 		if (rates[i] >= 0)
 			known[k++] = rates[i];
 	}
-	for (size_t i = 1; i < k; i++) { /* insertion sort: few connections */
-		double v = known[i];
-		size_t j = i;
-
-		for (; j > 0 && known[j - 1] > v; j--)
-			known[j] = known[j - 1];
-		known[j] = v;
-	}
+	qsort(known, k, sizeof(*known), by_value);
 	middle = k ? known[k / 2] : 0.0;
 	free(known);
 	return middle;
@@ -203,7 +204,7 @@ static void classify(struct time_fair_pass *p, struct service_pass *s, __u64 now
 		    .dwell_ms = now_ms > born_ms ? now_ms - born_ms : 0,
 		};
 	}
-	time_fair_group(s->rates, s->n, s->cls);
+	s->classes = (__u32)time_fair_group(s->rates, s->n, s->cls);
 	for (size_t i = 0; i < s->n; i++)
 		s->conns[i].cls = s->cls[i];
 }
@@ -213,10 +214,10 @@ static void classify(struct time_fair_pass *p, struct service_pass *s, __u64 now
  * backends (each class starts where the one before ended), so that the
  * totals differ by at most one from backend to backend.
  */
-static __u32 plan_targets(struct service_pass *s, __u64 phase)
+static void plan_targets(struct service_pass *s, __u64 phase)
 {
 	size_t nb = s->svc->backends.n, offset = s->svc->slots.service_id;
-	__u32 count[TIME_FAIR_CLASSES] = {0}, classes = 0;
+	__u32 count[TIME_FAIR_CLASSES] = {0};
 
 	for (size_t i = 0; i < s->n; i++)
 		count[s->conns[i].cls]++;
@@ -228,26 +229,18 @@ static __u32 plan_targets(struct service_pass *s, __u64 phase)
 		for (size_t b = 0; b < nb; b++)
 			s->total[b] += target[b];
 		offset += count[c] % nb;
-		classes += count[c] > 0;
 	}
-	return classes;
 }
 
-static void note_view(struct time_fair_pass *p, const struct service_pass *s, __u64 phase_ms,
-		      __u32 classes, bool rotating)
+static void note_view(struct time_fair_pass *p, const struct service_pass *s, __u64 phase_ms)
 {
 	struct service_view *v;
 
 	if (p->n_views == MAX_SERVICES_SHOWN || ARRAY_RESERVE(p->views, p->cap_views, p->n_views))
 		return;
 	v = &p->views[p->n_views++];
-	*v = (struct service_view){s->svc->slots.service_id,
-				   s->svc->vip,
-				   (__u32)s->n,
-				   (__u32)s->svc->backends.n,
-				   classes,
-				   phase_ms,
-				   rotating};
+	*v = (struct service_view){s->svc->slots.service_id,  s->svc->vip, (__u32)s->n,
+				   (__u32)s->svc->backends.n, s->classes,  phase_ms};
 }
 
 /* The service's own window (its annotation), else the agent's. */
@@ -273,12 +266,11 @@ static void run_service(struct time_fair_pass *p, struct service_pass *s, __u64 
 	size_t nb = s->svc->backends.n;
 	__u64 phase_ms = time_fair_phase_ms(window_of(p, s->svc), nb, p->opts.min_dwell_ms);
 	struct time_fair_move move;
-	__u32 classes;
 
 	classify(p, s, now_ms);
 	if (hold) { /* steering stays as it is: a move's reconnect may be on its way */
 		if (s->svc->slots.flags & SOCKLB_SERVICE_STEERED) {
-			note_view(p, s, phase_ms, 0, true);
+			note_view(p, s, phase_ms);
 			note_phase_end(p, (wall_ms / phase_ms + 1) * phase_ms);
 			p->stats.rotating++;
 		}
@@ -288,11 +280,11 @@ static void run_service(struct time_fair_pass *p, struct service_pass *s, __u64 
 		unsteer(p, s->svc);
 		return;
 	}
-	classes = plan_targets(s, wall_ms / phase_ms);
+	plan_targets(s, wall_ms / phase_ms);
 	note_phase_end(p, (wall_ms / phase_ms + 1) * phase_ms);
 	steer(p, s->svc, s->total);
 	p->stats.rotating++;
-	note_view(p, s, phase_ms, classes, true);
+	note_view(p, s, phase_ms);
 	if (time_fair_moves(s->conns, s->n, nb, s->targets, p->opts.min_dwell_ms, &move, 1) == 1 &&
 	    tf_ask_move(p, s->recs[move.conn], s->rates[move.conn], now_ms) == 0)
 		steer_to(p, s->svc, move.to);
@@ -371,7 +363,12 @@ void time_fair_pass_run(struct time_fair_pass *p, struct service_table *t,
 		struct agent_service *svc = &t->items[i];
 		size_t nb = svc->backends.n;
 		__u32 targets[nb ? nb * TIME_FAIR_CLASSES : 1], total[nb ? nb : 1];
-		struct service_pass s = {svc, NULL, conns, rates, cls, 0, targets, total};
+		struct service_pass s = {.svc = svc,
+					 .conns = conns,
+					 .rates = rates,
+					 .cls = cls,
+					 .targets = targets,
+					 .total = total};
 
 		enum time_fair_say say = judge ? judge(judge_arg, svc) : TIME_FAIR_PLAN;
 
@@ -386,9 +383,6 @@ void time_fair_pass_run(struct time_fair_pass *p, struct service_table *t,
 
 		run_service(p, &s, now_ms, wall_ms, moving || say == TIME_FAIR_HOLD || !steady);
 	}
-	p->stats.steered = 0;
-	for (size_t i = 0; i < t->n; i++)
-		p->stats.steered += !!(t->items[i].slots.flags & SOCKLB_SERVICE_STEERED);
 	tf_prune_pending(p, now_ms);
 	tf_prune_counts(p, now_ms);
 	tf_swap_memory(p);

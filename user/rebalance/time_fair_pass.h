@@ -50,7 +50,6 @@ struct time_fair_stats {
 	unsigned long long moves;	  /* connections asked to move, ever */
 	unsigned long long moves_expired; /* asked, never idle by the drain deadline: withdrawn */
 	unsigned int rotating;		  /* services rotating at the last pass */
-	unsigned int steered;		  /* services whose reconnects are steered */
 	double last_pass_ms;		  /* how long the last pass took */
 };
 
