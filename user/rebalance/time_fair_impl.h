@@ -8,6 +8,7 @@
 #define SOCKLB_TIME_FAIR_IMPL_H
 
 #include "rebalance/time_fair_pass.h"
+#include "rebalance/time_fair.h"
 #include "model/endpoint.h"
 
 #define TCP_ESTABLISHED 1
@@ -68,6 +69,15 @@ struct time_fair_pass {
 	size_t n_views, cap_views;
 	struct service_count *counts;
 	size_t n_counts, cap_counts;
+	/* Scratch space of the passes, grown as needed and kept: no allocation per pass. */
+	const struct socklb_conn_record **sorted;
+	struct time_fair_conn *conns;
+	double *rates;
+	int *cls;
+	size_t cap_conns;
+	__u32 *targets; /* [TIME_FAIR_CLASSES][backends] */
+	__u32 *total;	/* [backends] */
+	size_t cap_backends;
 	struct time_fair_stats stats;
 	__u64 last_pass_ms;
 	__u64 next_phase_wall_ms; /* the earliest end of a rotating service's phase; 0: none */

@@ -38,6 +38,12 @@ void time_fair_pass_free(struct time_fair_pass *p)
 	free(p->pending);
 	free(p->views);
 	free(p->counts);
+	free(p->sorted);
+	free(p->conns);
+	free(p->rates);
+	free(p->cls);
+	free(p->targets);
+	free(p->total);
 	free(p);
 }
 
@@ -345,38 +351,69 @@ static size_t established(const struct socklb_conn_record *recs, size_t n,
 	return k;
 }
 
+/* Room for n connections and the largest set of backends of the table; false: out of memory. */
+static bool fit_scratch(struct time_fair_pass *p, size_t n, const struct service_table *t)
+{
+	size_t nb = 1;
+	void *a, *b, *c, *d;
+
+	for (size_t i = 0; i < t->n; i++)
+		nb = t->items[i].backends.n > nb ? t->items[i].backends.n : nb;
+	if (n > p->cap_conns) {
+		a = realloc(p->sorted, n * sizeof(*p->sorted));
+		p->sorted = a ? a : p->sorted;
+		b = realloc(p->conns, n * sizeof(*p->conns));
+		p->conns = b ? b : p->conns;
+		c = realloc(p->rates, n * sizeof(*p->rates));
+		p->rates = c ? c : p->rates;
+		d = realloc(p->cls, n * sizeof(*p->cls));
+		p->cls = d ? d : p->cls;
+		if (!a || !b || !c || !d)
+			return false;
+		p->cap_conns = n;
+	}
+	if (nb > p->cap_backends) {
+		a = realloc(p->targets, nb * TIME_FAIR_CLASSES * sizeof(*p->targets));
+		p->targets = a ? a : p->targets;
+		b = realloc(p->total, nb * sizeof(*p->total));
+		p->total = b ? b : p->total;
+		if (!a || !b)
+			return false;
+		p->cap_backends = nb;
+	}
+	return true;
+}
+
 void time_fair_pass_run(struct time_fair_pass *p, struct service_table *t,
 			const struct socklb_conn_record *recs, size_t n, __u64 now_ms,
 			__u64 wall_ms, time_fair_judge judge, void *judge_arg)
 {
-	const struct socklb_conn_record **sorted = calloc(n ? n : 1, sizeof(*sorted));
-	struct time_fair_conn *conns = calloc(n ? n : 1, sizeof(*conns));
-	double *rates = calloc(n ? n : 1, sizeof(*rates));
-	int *cls = calloc(n ? n : 1, sizeof(*cls));
-	size_t n_sorted = sorted ? established(recs, n, sorted) : 0;
+	size_t n_sorted;
 
 	p->last_pass_ms = now_ms;
 	p->next_phase_wall_ms = 0;
 	p->stats.rotating = 0;
 	p->n_views = 0;
-	for (size_t i = 0; sorted && conns && rates && cls && i < t->n; i++) {
+	if (!fit_scratch(p, n ? n : 1, t)) {
+		log_warn("msg=\"out of memory for the time-fair pass\" connections=%zu", n);
+		return;
+	}
+	n_sorted = established(recs, n, p->sorted);
+	for (size_t i = 0; i < t->n; i++) {
 		struct agent_service *svc = &t->items[i];
-		size_t nb = svc->backends.n;
-		__u32 targets[nb ? nb * TIME_FAIR_CLASSES : 1], total[nb ? nb : 1];
 		struct service_pass s = {.svc = svc,
-					 .conns = conns,
-					 .rates = rates,
-					 .cls = cls,
-					 .targets = targets,
-					 .total = total};
-
+					 .conns = p->conns,
+					 .rates = p->rates,
+					 .cls = p->cls,
+					 .targets = p->targets,
+					 .total = p->total};
 		enum time_fair_say say = judge ? judge(judge_arg, svc) : TIME_FAIR_PLAN;
 
-		if (nb < 2 || say == TIME_FAIR_SKIP || !window_of(p, svc)) {
+		if (svc->backends.n < 2 || say == TIME_FAIR_SKIP || !window_of(p, svc)) {
 			unsteer(p, svc);
 			continue;
 		}
-		s.n = service_run(sorted, n_sorted, svc->slots.service_id, &s.recs);
+		s.n = service_run(p->sorted, n_sorted, svc->slots.service_id, &s.recs);
 		/* Both always, in this order: a move coming back changes the count. */
 		bool moving = tf_follow_pending(p, svc->slots.service_id, s.recs, s.n, now_ms);
 		bool steady = tf_settled(p, svc->slots.service_id, s.n, now_ms);
@@ -386,10 +423,6 @@ void time_fair_pass_run(struct time_fair_pass *p, struct service_table *t,
 	tf_prune_pending(p, now_ms);
 	tf_prune_counts(p, now_ms);
 	tf_swap_memory(p);
-	free(sorted);
-	free(conns);
-	free(rates);
-	free(cls);
 }
 
 void time_fair_pass_stats(const struct time_fair_pass *p, struct time_fair_stats *out)
