@@ -141,15 +141,19 @@ static __always_inline __u32 put_goaway(struct __sk_buff *skb, struct socklb_h2_
 		ret = skb_insert_at(skb, w->first_inner, goaway_frame);
 		if (!ret)
 			return SOCKLB_H2_AT_INTERIOR;
-		if (ret == SKB_EDIT_BROKEN)
-			lose_track(f);
+		if (ret == SKB_EDIT_BROKEN) {
+			lose_track(f); /* the skb is half edited: nothing more goes into it */
+			return 0;
+		}
 	}
 	if (w->ends_frame && len <= SKB_EDIT_MAX_OFF) {
 		ret = skb_insert_at(skb, len, goaway_frame);
 		if (!ret)
 			return SOCKLB_H2_AT_TAIL;
-		if (ret == SKB_EDIT_BROKEN)
+		if (ret == SKB_EDIT_BROKEN) {
 			lose_track(f);
+			return 0;
+		}
 	}
 	count_h2(SOCKLB_H2_EDIT_FAILED);
 	return 0;

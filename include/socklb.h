@@ -15,7 +15,7 @@
  *                                                 connect/close counters
  *   sock_state     socket (socket-local)       -> the balanced connection; freed
  *                                                 with the socket by the kernel
- *   handoff        per CPU, socket cookie & 15 -> the connect hook's choice, taken
+ *   handoff        per CPU, (cookie + probe) & 63 -> the connect hook's choice, taken
  *                                                 over by sockops when the SYN leaves
  *   end_budgets    backend id (array index)    -> connections the agent wants ended
  *   backend_extra  backend id (array index)    -> connections other nodes hold on it
@@ -193,6 +193,11 @@ struct socklb_handoff {
 	__u32 service_id;
 	__u32 backend_id;
 	__u32 jiffies;
+	/*
+	 * tgid of the connecting process, read in the hook: sockops may call
+	 * bpf_get_current_pid_tgid only from Linux 6.10 on.
+	 */
+	__u32 pid;
 };
 
 /* One balanced connection: the value of the socket-local sock_state map. */

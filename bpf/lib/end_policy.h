@@ -43,7 +43,9 @@ static __always_inline bool move_requested(const struct socklb_sock *s, struct e
 	w->budget = NULL;
 	w->reason = req->reason < SOCKLB_END_REASONS ? req->reason : SOCKLB_END_IMBALANCE;
 	w->requested = true;
-	w->force_after_ns = req->force_after_ns;
+	/* 0: the drain deadline from now, as its documentation says. */
+	w->force_after_ns = req->force_after_ns ? req->force_after_ns
+						: bpf_ktime_get_ns() + socklb_cfg.drain_deadline_ns;
 	return true;
 }
 

@@ -72,9 +72,12 @@ static __always_inline __u32 pick_least_inline(const struct socklb_service *svc,
 		if (index >= n)
 			index -= n;
 		__u32 id = svc->backend_ids[index & SOCKLB_INLINE_MASK];
-		__u64 load = backend_load(id, steered);
+		__u64 load;
 
-		if (id != SOCKLB_BACKEND_ID_NONE && load < best_load) {
+		if (id == SOCKLB_BACKEND_ID_NONE)
+			continue;
+		load = backend_load(id, steered);
+		if (load < best_load) {
 			best = id;
 			best_load = load;
 		}

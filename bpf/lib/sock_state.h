@@ -58,7 +58,9 @@ static __always_inline int handoff_put(struct bpf_sock_addr *ctx, __u64 cookie,
 
 	for (probe = 0; probe < SOCKLB_HANDOFF_PROBES; probe++) {
 		h = handoff_slot(cookie, probe);
-		if (h && (!h->cookie || now - h->jiffies > SOCKLB_HANDOFF_STALE_JIFFIES))
+		/* Its own slot too: a connect retried before its SYN replaces its choice. */
+		if (h && (!h->cookie || h->cookie == cookie ||
+			  now - h->jiffies > SOCKLB_HANDOFF_STALE_JIFFIES))
 			break;
 	}
 	if (probe == SOCKLB_HANDOFF_PROBES || !h)
@@ -69,6 +71,7 @@ static __always_inline int handoff_put(struct bpf_sock_addr *ctx, __u64 cookie,
 	h->service_id = service_id;
 	h->backend_id = backend_id;
 	h->jiffies = now;
+	h->pid = bpf_get_current_pid_tgid() >> 32;
 	h->cookie = cookie;
 	return bpf_setsockopt(ctx, SOL_TCP, TCP_BPF_SOCK_OPS_CB_FLAGS, &mark, sizeof(mark));
 }
@@ -153,9 +156,9 @@ static __always_inline struct socklb_sock *sock_state_connecting(struct bpf_sock
 	s->vip_family = h->vip_family;
 	s->service_id = h->service_id;
 	s->backend_id = h->backend_id;
+	s->pid = h->pid;
 	h->cookie = 0; /* taken */
-	/* Still in the connecting task, inside its connect(): its pid and namespace. */
-	s->pid = bpf_get_current_pid_tgid() >> 32;
+	/* Still in the connecting task, inside its connect(): its namespace. */
 	s->netns_cookie = bpf_get_netns_cookie(skops);
 	s->cookie = cookie;
 	s->phase = SOCKLB_SOCK_CONNECTING;
