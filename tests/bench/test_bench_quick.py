@@ -285,11 +285,14 @@ def test_time_fair_cases_have_figures():
         for side in ("time_fair", "counts_only"):
             assert_nums(case[side], ("worst_deviation", "min_share", "calls", "failed",
                                      "moves", "agent_cpu_pct"), f"time-fair {key} {side}")
-            assert case[side]["calls"] > 0 and case[side]["windows"], (key, side)
-        assert case["counts_only"]["moves"] == 0, key  # the baseline never rotates
+            assert case[side]["calls"] > 0, (key, side)
+        # Read from the agent either way: --time-fair off must rotate nothing.
+        assert case["counts_only"]["moves"] == 0, key
+        assert case["counts_only"]["last_pass_ms"] is None, case["counts_only"]
     # The notebook's case: counts alone leave every call on one pod; rotated, each gets some.
     nb = tf["notebook"]
     assert nb["counts_only"]["min_share"] == 0, nb["counts_only"]
     assert nb["time_fair"]["moves"] >= 1, nb["time_fair"]
+    assert nb["time_fair"]["pods_without_calls"] == 0, nb["time_fair"]
     md = open(os.path.join(out_dir(), "results.md")).read()
     assert "## Time-fair rotation" in md, md[:2000]

@@ -98,8 +98,12 @@ def p99_ms(records, t0):
     return round(lat[min(len(lat) - 1, int(len(lat) * 0.99))], 2) if lat else None
 
 
+def time_fair_of(agent):
+    return agent.status().get("agent", {}).get("time_fair", {})
+
+
 def moves_of(agent):
-    return agent.status().get("agent", {}).get("time_fair", {}).get("moves", 0)
+    return time_fair_of(agent).get("moves", 0)
 
 
 def run_case(topo, pods, hosts, cg, case, time_fair):
@@ -119,11 +123,12 @@ def run_case(topo, pods, hosts, cg, case, time_fair):
         write_conf(conf, pods[:case.pods])
         agent.reload()
     t_judge = time.time() + settle
-    cpu0, m0 = agent_cpu_s(agent), None
+    cpu0 = agent_cpu_s(agent)
     time.sleep(settle)
-    m0 = moves_of(agent) if time_fair else 0
+    m0 = moves_of(agent)  # the baseline's status has no rotation: 0
     records = collect(procs, timeout=duration + 60)
-    moves = (moves_of(agent) - m0) if time_fair else 0
+    moves = moves_of(agent) - m0
+    pass_ms = time_fair_of(agent).get("last_pass_ms")
     cpu = agent_cpu_s(agent) - cpu0
     agent.stop()
     shares = window_shares(records, pods[:case.pods], t_judge, case.windows)
@@ -139,6 +144,7 @@ def run_case(topo, pods, hosts, cg, case, time_fair):
         "p99_ms": p99_ms(records, t_judge),
         "connections": len({(r[CHANNEL]) for r in records}),
         "agent_cpu_pct": round(100 * cpu / (case.windows * WINDOW + settle), 2),
+        "last_pass_ms": pass_ms,  # the agent's own timing of its last pass (None: off)
     }
 
 
