@@ -38,10 +38,15 @@ static __always_inline void h2_follow_start(struct bpf_sock_ops *skops, const st
 	count_h2(SOCKLB_H2_FOLLOWED);
 }
 
-/* Closed: what was kept by its cookie goes (the kernel takes it out of h2_socks). */
+/*
+ * Closed: what was kept by its cookie goes (the kernel takes it out of
+ * h2_socks).  A move may be asked for any connection (the time-fair
+ * rotation, with or without GOAWAY); a follower exists only with --graceful.
+ */
 static __always_inline void h2_forget(__u64 cookie)
 {
-	bpf_map_delete_elem(&h2_follow, &cookie);
+	if (socklb_cfg.graceful)
+		bpf_map_delete_elem(&h2_follow, &cookie);
 	bpf_map_delete_elem(&move_requests, &cookie);
 }
 

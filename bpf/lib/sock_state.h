@@ -176,10 +176,11 @@ static __always_inline struct socklb_sock *sock_state_connecting(struct bpf_sock
 
 static __always_inline void sock_state_established(struct socklb_sock *s)
 {
-	struct socklb_backend_stats *st = backend_stats_of(s->backend_id);
+	struct socklb_backend_stats *st;
 
 	if (s->phase != SOCKLB_SOCK_CONNECTING)
 		return;
+	st = backend_stats_of(s->backend_id);
 	s->phase = SOCKLB_SOCK_ESTABLISHED;
 	s->established_ns = bpf_ktime_get_ns();
 	note_activity();
@@ -207,12 +208,13 @@ static __always_inline void sock_state_sending(struct socklb_sock *s, __u32 len,
  */
 static __always_inline void sock_state_closed(struct socklb_sock *s)
 {
-	struct socklb_backend_stats *st = backend_stats_of(s->backend_id);
+	struct socklb_backend_stats *st;
 	__u8 was = s->phase;
 
 	if (was != SOCKLB_SOCK_CONNECTING && was != SOCKLB_SOCK_ESTABLISHED &&
 	    was != SOCKLB_SOCK_DRAINING)
 		return;
+	st = backend_stats_of(s->backend_id);
 	s->phase = SOCKLB_SOCK_CLOSED;
 	note_activity();
 	if (!st)
@@ -236,10 +238,11 @@ static __always_inline void sock_state_closed(struct socklb_sock *s)
  */
 static __always_inline void sock_state_draining(struct socklb_sock *s)
 {
-	struct socklb_backend_stats *st = backend_stats_of(s->backend_id);
+	struct socklb_backend_stats *st;
 
 	if (s->phase != SOCKLB_SOCK_ESTABLISHED)
 		return;
+	st = backend_stats_of(s->backend_id);
 	s->phase = SOCKLB_SOCK_DRAINING;
 	note_activity();
 	if (st) {

@@ -177,6 +177,10 @@ def write_outputs(res, out_dir):
     if panels:
         res["plots"] = [os.path.basename(plot.render(os.path.join(out_dir, "calls_per_pod.png"),
                                                      panels, out_dir))]
+    tf_png = "time_fair" in res and time_fair_bench.render_plot(
+        res["time_fair"], os.path.join(out_dir, "time_fair.png"), out_dir)
+    if tf_png:
+        res["time_fair_plot"] = os.path.basename(tf_png)
     if "cluster" in res:
         res["cluster_plot"] = os.path.basename(
             plot_cluster.render(os.path.join(out_dir, "cluster.png"), res["cluster"], out_dir))
@@ -202,7 +206,8 @@ def main(argv):
     res["wall_time_s"] = round(time.monotonic() - _T0, 1)
     write_outputs(res, args.out)
     files = ["results.json", "results.md"] + res.get("plots", []) + \
-        ([res["cluster_plot"]] if "cluster_plot" in res else [])
+        ([res["cluster_plot"]] if "cluster_plot" in res else []) + \
+        ([res["time_fair_plot"]] if "time_fair_plot" in res else [])
     log(f"wrote {', '.join(files)} in {args.out}")
     print(open(os.path.join(args.out, "results.md")).read())
     return 0

@@ -24,6 +24,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent / "e2e")]
 
+import plot  # noqa: E402
+import stats  # noqa: E402
 from load import CHANNEL, END, POD, START, STATUS, collect, failures  # noqa: E402
 from socklb_agent import Agent  # noqa: E402
 from stacks import start_client  # noqa: E402
@@ -31,6 +33,7 @@ from topology import Topology, start_pods  # noqa: E402
 
 VIP = "10.96.0.10:8080"
 WINDOW = 10.0
+PLOTTED = ("notebook", "8on5-go")  # the cases drawn, rotated and counts only
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -118,8 +121,12 @@ def run_case(topo, pods, hosts, cg, case, time_fair):
     procs = [start_client(hosts[i], stack, VIP, cg, rate=rate, channels=channels,
                           duration=duration)
              for i, (stack, rate, channels) in enumerate(case.clients)]
+    t_start = time.time()
+    events = [{"t": 0, "pods": [p.name for p in pods[:case.scale_from]]}]
     time.sleep(warm)
     if case.scale_from < case.pods:
+        events.append({"t": round(time.time() - t_start, 2),
+                       "pods": [p.name for p in pods[:case.pods]]})
         write_conf(conf, pods[:case.pods])
         agent.reload()
     t_judge = time.time() + settle
@@ -145,6 +152,10 @@ def run_case(topo, pods, hosts, cg, case, time_fair):
         "connections": len({(r[CHANNEL]) for r in records}),
         "agent_cpu_pct": round(100 * cpu / (case.windows * WINDOW + settle), 2),
         "last_pass_ms": pass_ms,  # the agent's own timing of its last pass (None: off)
+        "timeline": {"pods": [p.name for p in pods[:case.pods]], "events": events,
+                     "duration": duration, "judged_from": round(t_judge - t_start, 2),
+                     "rows": stats.timeline(records, t_start, duration,
+                                            [p.name for p in pods[:case.pods]])},
     }
 
 
@@ -206,6 +217,21 @@ def run(quick, log=print, only=None, signals=True):
     return out
 
 
+def render_plot(res, png, datadir):
+    """Calls per pod per second of the PLOTTED cases, rotated and counts only
+    (one panel each); None if none of them ran."""
+    panels = []
+    for key in PLOTTED:
+        for mode, label in (("time_fair", "rotated"), ("counts_only", "counts only")):
+            t = res.get(key, {}).get(mode, {}).get("timeline")
+            if t:
+                panels.append({"key": f"tf-{key}-{mode}", "rows": t["rows"], "pods": t["pods"],
+                               "events": t["events"], "duration": t["duration"],
+                               "title": f"{res[key]['title']}: {label} (judged from "
+                                        f"{t['judged_from']:g} s)"})
+    return plot.render(png, panels, datadir) if panels else None
+
+
 def render(res):
     """The section of results.md."""
     rows = ["| case | target | rotated: worst dev. | min share | failed | moves/s | p99 "
@@ -244,7 +270,8 @@ def main(argv):
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w") as f:
         json.dump(res, f, indent=1)
-    print(render(res))
+    png = render_plot(res, os.path.splitext(args.out)[0] + ".png", os.path.dirname(args.out))
+    print(render(res) + (f"\nplot: {png}\n" if png else ""))
     return 0
 
 

@@ -9,12 +9,16 @@ its floor or ceiling of the fair share, the moves it took (connections
 ended, summed over the agents), failed calls, and the agents' writes.
 """
 
+import os
 import time
 
 from cluster_rig import VIP, ClusterRig, balanced
-from load import collect, failures, failures_by_status
+from load import calls_per_pod, collect, dumps, failures, failures_by_status
 from socklb_agent import drain
+from stacks import start_client
 from topology import Topology
+
+WINDOW = 10.0  # the agents' default --time-fair window
 
 
 def ended(rig):
@@ -58,9 +62,12 @@ def wait_mode(rig, node, mode, timeout):
 
 
 def test_five_nodes_one_connection_each_2_pods_then_scale_out_to_5():
+    """The cluster plan by counts alone.  Time-fair is off: 5 connections
+    over 2 pods do not divide, and the rotation would move them every phase
+    (test_two_nodes_rotate_one_connection_each_staggered_and_fair shows it)."""
     with Topology("slbclu") as topo:
         rig = ClusterRig(topo, nodes=5, pods=5, first=2)
-        rig.start_agents()
+        rig.start_agents(["--time-fair", "off"])
         procs = rig.start_clients(channels=1, rate=10, duration=16)
         live2, t2 = rig.wait_live(exact(5, 2), 3)
         assert wait_settled(rig), "the agents keep writing"
@@ -94,6 +101,52 @@ def test_five_nodes_one_connection_each_2_pods_then_scale_out_to_5():
     assert status["mode"] == "cluster" and status["peers_fresh"] == 4, status
     assert "cluster: node node-1  mode=cluster  peers 4 fresh, 0 stale" in text, text
     assert "cluster=1" in text, text
+
+
+def test_two_nodes_rotate_one_connection_each_staggered_and_fair():
+    """Fewer connections than pods cluster-wide (one grpc-go connection on
+    each of 2 nodes, 5 pods): counts cannot balance, so every node rotates
+    its own connection (time-fair), starting where the nodes ranked before
+    it end.  Every 10-s window gives each pod 20 % +- 2 points of the
+    cluster's calls, the connections are mostly on different pods, and no
+    call fails.  SOCKLB_ROTATE_NODES=8: the issue's 8 clients on 5 pods, one
+    per node (counts alone: 2,2,2,1,1); "apart" then means no pod holds
+    more than 2."""
+    n_nodes = int(os.environ.get("SOCKLB_ROTATE_NODES", "2"))
+    most = -(-n_nodes // 5)  # connections per pod when spread
+    with Topology("slbclu") as topo:
+        rig = ClusterRig(topo, nodes=n_nodes, pods=5)
+        rig.start_agents()
+        duration = 8 + 3 * WINDOW
+        procs = [start_client(n.clients[0], "go", VIP, n.cgroup, channels=1, rate=10,
+                              duration=duration) for n in rig.nodes]
+        rig.wait_live(lambda live: sum(live.values()) == n_nodes, 5)
+        t0 = time.time() + WINDOW  # the first window: the cluster view and phases settle
+        apart = together = 0
+        while time.time() < t0 + 2 * WINDOW:
+            live = rig.live_per_pod()
+            if sum(live.values()) == n_nodes:
+                apart, together = (apart + 1, together) if max(live.values()) <= most \
+                    else (apart, together + 1)
+            time.sleep(0.25)
+        rotating = [rig.status(n).get("agent", {}).get("time_fair", {}) for n in rig.nodes]
+        records = collect(procs, timeout=duration + 30)
+        rig.close()
+
+    shares = []
+    for k in range(2):
+        counts = calls_per_pod(records, t0 + k * WINDOW, t0 + (k + 1) * WINDOW)
+        total = sum(counts.values()) or 1
+        shares.append({p: round(c / total, 3) for p, c in sorted(counts.items())})
+    failed = failures(records)
+    print(f"  {n_nodes} nodes x 1 go connection, 5 pods: cluster shares per 10-s window {dumps(shares)}; "
+          f"on different pods in {apart} of {apart + together} samples; moves "
+          f"{[t.get('moves') for t in rotating]}; failed calls {len(failed)} of {len(records)}")
+    assert failed == [], failures_by_status(records)
+    for w in shares:
+        assert len(w) == 5 and all(0.18 <= s <= 0.22 for s in w.values()), w
+    assert apart >= 0.8 * (apart + together), (apart, together)
+    assert all(t.get("moves", 0) >= 8 for t in rotating), rotating
 
 
 def test_api_down_falls_back_to_the_nodes_own_view_and_says_so():

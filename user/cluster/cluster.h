@@ -114,6 +114,18 @@ size_t cluster_peers(const struct cluster *c, struct cluster_peer_status *out, s
 /* The fresh peers' connections on backend of service vip (as they reported them). */
 __u32 cluster_peer_connections(const struct cluster *c, const struct endpoint *vip,
 			       const struct endpoint *backend);
+/*
+ * Whether svc's connections, counted over the whole cluster at the last
+ * pass, divide evenly over its backends: then counts alone balance it and
+ * the time-fair rotation leaves it to the cluster plan.  false when the
+ * cluster's counts are not known: the rotation goes on per node.
+ */
+bool cluster_divides(struct cluster *c, const struct agent_service *svc);
+/*
+ * Where this node's time-fair rotation of svc starts: the connections the
+ * fresh peers named before this node held on svc at the last pass.
+ */
+__u32 cluster_rotation_offset(struct cluster *c, const struct agent_service *svc);
 /* Whether svc is a service the cluster balances (its source is k8s:). */
 bool cluster_wants(const struct agent_service *svc);
 void cluster_informer_health(const struct cluster *c, struct k8s_informer_health *out);

@@ -18,8 +18,11 @@ struct cluster_backend_memory {
 	__u64 ended_seen;    /* socklb_backend_ended, last seen */
 	__u64 connects_seen; /* connects, last seen */
 	__u32 gone;	     /* ended by socklb, the client not reconnected yet */
-	__u32 extra;	     /* what backend_extra holds for it */
+	__u32 extra;	     /* what backend_extra holds for it (CLUSTER_EXTRA_UNKNOWN: not ours) */
 };
+
+/* backend_extra was written by the time-fair rotation: the next value is written whatever it is. */
+#define CLUSTER_EXTRA_UNKNOWN UINT32_MAX
 
 /*
  * A plan that asks this node to move connections is acted on only once it
@@ -41,6 +44,9 @@ struct cluster_service_memory {
 	/* monotonic: since when the plan has moved this node's connections; 0: it does not */
 	__u64 moving_since_ms;
 	bool at_once; /* those moves came with a scale-out: no settling */
+	bool view_known;      /* the last pass saw the cluster's counts */
+	__u64 cluster_conns; /* every node's connections to it then */
+	__u32 ranked_before; /* those of the nodes named before this one */
 };
 
 struct cluster {

@@ -156,6 +156,17 @@ void cluster_forget_extras(struct cluster *c, const struct agent_service *svc)
 		set_extra(c, svc->backends.items[i].id, 0);
 }
 
+/* The time-fair rotation steers svc and owns its extras now: none written, none trusted. */
+static void yield_extras(struct cluster *c, const struct agent_service *svc)
+{
+	for (size_t i = 0; i < svc->backends.n; i++) {
+		__u32 id = svc->backends.items[i].id;
+
+		if (id < c->mem_size)
+			backend_memory(c, id)->extra = CLUSTER_EXTRA_UNKNOWN;
+	}
+}
+
 static int update_report(struct cluster *c, const struct agent_service *svc, const __u32 *counts)
 {
 	size_t n = svc->backends.n;
@@ -192,6 +203,34 @@ static size_t gather_nodes(struct cluster *c, const struct agent_service *svc, c
 		nodes[k++] = (struct cluster_node_counts){c->peers.fresh[p]->name, row};
 	}
 	return k;
+}
+
+/* A fresh peer's connections to svc (0: it reported none). */
+static __u64 peer_total(const struct cluster *c, size_t p, const struct agent_service *svc)
+{
+	const struct cluster_service_counts *s = cluster_report_service(c->peers.fresh[p], &svc->vip);
+	__u64 total = 0;
+
+	for (size_t i = 0; s && i < svc->backends.n; i++)
+		total += cluster_report_count(s, &svc->backends.items[i].ep);
+	return total;
+}
+
+/* The cluster's connections to svc (this node's are own), and those ranked before this node. */
+static void count_cluster(const struct cluster *c, const struct agent_service *svc,
+			  const __u32 *own, struct cluster_service_memory *sm)
+{
+	sm->cluster_conns = 0;
+	sm->ranked_before = 0;
+	for (size_t i = 0; i < svc->backends.n; i++)
+		sm->cluster_conns += own[i];
+	for (size_t p = 0; p < c->peers.n_fresh; p++) {
+		__u64 t = peer_total(c, p, svc);
+
+		sm->cluster_conns += t;
+		if (strcmp(c->peers.fresh[p]->name, c->node) < 0)
+			sm->ranked_before += (__u32)t;
+	}
 }
 
 /* This node's part of a move, for whoever wonders why a connection was ended. */
@@ -264,6 +303,31 @@ static int plan(struct cluster *c, struct cluster_service_memory *sm,
 	return ret;
 }
 
+static const struct cluster_service_memory *known_view(struct cluster *c,
+							const struct agent_service *svc)
+{
+	char vip[ENDPOINT_STR_LEN];
+	const struct cluster_service_memory *sm =
+	    strmap_get(&c->services, endpoint_str(&svc->vip, vip, sizeof(vip)));
+
+	return sm && sm->view_known ? sm : NULL;
+}
+
+bool cluster_divides(struct cluster *c, const struct agent_service *svc)
+{
+	const struct cluster_service_memory *sm = known_view(c, svc);
+	size_t n = svc->backends.n;
+
+	return sm && n && sm->cluster_conns >= n && sm->cluster_conns % n == 0;
+}
+
+__u32 cluster_rotation_offset(struct cluster *c, const struct agent_service *svc)
+{
+	const struct cluster_service_memory *sm = known_view(c, svc);
+
+	return sm ? sm->ranked_before : 0;
+}
+
 bool cluster_service_pass(struct cluster *c, const struct agent_service *svc,
 			  cluster_stats_fn read_stats, void *read_arg, __u64 *excess)
 {
@@ -280,6 +344,19 @@ bool cluster_service_pass(struct cluster *c, const struct agent_service *svc,
 	own_counts(c, svc, sm, read_stats, read_arg, own);
 	if (update_report(c, svc, own))
 		log_error("msg=\"cluster: out of memory for this node's report\"");
+	/*
+	 * Rotated by time-fair (cluster_divides said no): the counts are still
+	 * published, for the others' plans and for this node's next judgement,
+	 * but the rotation places this node's connections.
+	 */
+	sm->view_known = c->up && n;
+	if (sm->view_known)
+		count_cluster(c, svc, own, sm);
+	if (sm->view_known && (svc->slots.flags & SOCKLB_SERVICE_STEERED)) {
+		yield_extras(c, svc);
+		free(own);
+		return false;
+	}
 	if (c->up && n)
 		balanced = plan(c, sm, svc, own, excess) == 0;
 	if (!balanced)

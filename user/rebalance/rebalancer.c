@@ -268,7 +268,8 @@ void rebalancer_act(struct rebalancer *r)
 
 /*
  * Nothing to plan while no connection came, went or was established, no
- * service changed, and no end is pending: an idle node costs no syscalls.
+ * service changed, and no end is pending: an idle node costs one map read
+ * per tick (the data path's activity count), no pass.
  */
 static bool quiet(struct rebalancer *r)
 {

@@ -57,16 +57,26 @@ static int collect_record(void *arg, const void *record)
 }
 
 /*
- * What the rotation may do with svc: nothing with a service balanced
- * cluster-wide; wait while the count rebalancer moves some of its
+ * What the rotation may do with svc: nothing with a service whose
+ * connections, counted cluster-wide, divide evenly (the cluster plan
+ * balances it by counts); wait while the count rebalancer moves some of its
  * connections (an overloaded backend), so two policies never act at once.
+ * A cluster service that does not divide is rotated by every node over its
+ * own connections: each node's calls are spread evenly over the window, so
+ * the cluster's are too; and each node starts its rotation where the
+ * connections of the nodes before it end, so that at any moment the
+ * cluster's connections are spread as well.
  */
-static enum time_fair_say judge_service(void *arg, const struct agent_service *svc)
+static enum time_fair_say judge_service(void *arg, const struct agent_service *svc,
+				       __u32 *offset)
 {
 	struct rebalancer *r = arg;
 
-	if (r->cluster && cluster_wants(svc))
-		return TIME_FAIR_SKIP;
+	if (r->cluster && cluster_wants(svc)) {
+		if (cluster_divides(r->cluster, svc))
+			return TIME_FAIR_SKIP;
+		*offset = cluster_rotation_offset(r->cluster, svc);
+	}
 	for (size_t i = 0; i < svc->backends.n; i++) {
 		if (r->mem[svc->backends.items[i].id].overloaded_since_ms)
 			return TIME_FAIR_HOLD;
@@ -124,10 +134,16 @@ void rebalancer_arm_phase_end(struct rebalancer *r)
 		log_error("msg=\"cannot schedule the end of a time-fair phase\"");
 }
 
+/*
+ * A change of hands: the next tick makes a full pass even if no connection
+ * moved, so that the count rebalancer and the cluster plan take a service
+ * the rotation let go at once (or yield one it took).
+ */
 static int steer_op(void *arg, struct agent_service *svc, bool on)
 {
 	struct rebalancer *r = arg;
 
+	r->dirty = true;
 	return service_table_set_steered(r->table, svc, on);
 }
 

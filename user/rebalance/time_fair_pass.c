@@ -130,8 +130,14 @@ static void unsteer(struct time_fair_pass *p, struct agent_service *svc)
 {
 	if (!(svc->slots.flags & SOCKLB_SERVICE_STEERED))
 		return;
-	for (size_t b = 0; b < svc->backends.n; b++)
-		write_extra(p, svc->backends.items[b].id, 0);
+	for (size_t b = 0; b < svc->backends.n; b++) {
+		__u32 id = svc->backends.items[b].id;
+
+		write_extra(p, id, 0);
+		/* Another writer (the cluster plan) may own the extra now: rewritten when steered again. */
+		if (id <= p->max_backends)
+			p->extra_written[id] = 0;
+	}
 	p->ops.steer(p->ops.arg, svc, false);
 }
 
@@ -147,6 +153,7 @@ struct service_pass {
 	__u32 classes;	/* how many classes the connections make */
 	__u32 *targets; /* [TIME_FAIR_CLASSES][backends] */
 	__u32 *total;	/* [backends] */
+	__u32 offset;	/* the judge's: where this node's rotation starts */
 };
 
 static size_t backend_index(const struct agent_service *svc, __u32 id)
@@ -222,7 +229,7 @@ static void classify(struct time_fair_pass *p, struct service_pass *s, __u64 now
  */
 static void plan_targets(struct service_pass *s, __u64 phase)
 {
-	size_t nb = s->svc->backends.n, offset = s->svc->slots.service_id;
+	size_t nb = s->svc->backends.n, offset = (size_t)s->svc->slots.service_id + s->offset;
 	__u32 count[TIME_FAIR_CLASSES] = {0};
 
 	for (size_t i = 0; i < s->n; i++)
@@ -407,7 +414,7 @@ void time_fair_pass_run(struct time_fair_pass *p, struct service_table *t,
 					 .cls = p->cls,
 					 .targets = p->targets,
 					 .total = p->total};
-		enum time_fair_say say = judge ? judge(judge_arg, svc) : TIME_FAIR_PLAN;
+		enum time_fair_say say = judge ? judge(judge_arg, svc, &s.offset) : TIME_FAIR_PLAN;
 
 		if (svc->backends.n < 2 || say == TIME_FAIR_SKIP || !window_of(p, svc)) {
 			unsteer(p, svc);

@@ -77,7 +77,14 @@ enum time_fair_say {
 	TIME_FAIR_HOLD, /* another move is under way (the count rebalancer's): change nothing */
 	TIME_FAIR_SKIP, /* not the rotation's (balanced cluster-wide): unsteered, never moved */
 };
-typedef enum time_fair_say (*time_fair_judge)(void *arg, const struct agent_service *svc);
+/*
+ * *offset (0 unless set): how many places on this node's rotation starts,
+ * so that nodes rotating the same service do not put their connections on
+ * the same backends at the same time (the connections other nodes rank
+ * before this one hold).
+ */
+typedef enum time_fair_say (*time_fair_judge)(void *arg, const struct agent_service *svc,
+					      __u32 *offset);
 
 /*
  * One pass over the connections recs[n] (this node's, any service).  now_ms:

@@ -236,9 +236,11 @@ START_TEST(test_a_move_never_idle_is_withdrawn_after_the_drain_deadline)
 END_TEST
 
 /* A judge that says *arg of every service. */
-static enum time_fair_say say_for_all(void *arg, const struct agent_service *svc)
+static enum time_fair_say say_for_all(void *arg, const struct agent_service *svc,
+				       __u32 *offset)
 {
 	(void)svc;
+	(void)offset;
 	return *(const enum time_fair_say *)arg;
 }
 
@@ -261,6 +263,39 @@ START_TEST(test_skipped_services_are_unsteered_and_never_moved)
 	ck_assert_uint_eq(f.rec.n_moved, moved);
 	for (size_t b = 0; b < 5; b++)
 		ck_assert_uint_eq(f.rec.extra[f.svc->backends.items[b].id], 0);
+	teardown(&f);
+}
+END_TEST
+
+/*
+ * Unsteered, the extras belong to another writer (the cluster plan of a
+ * k8s service): steered again, the rotation writes every one of them anew,
+ * not only those it remembers differently.
+ */
+START_TEST(test_steered_again_rewrites_extras_another_writer_changed)
+{
+	struct fixture f;
+	struct socklb_conn_record c;
+	enum time_fair_say skip = TIME_FAIR_SKIP, plan = TIME_FAIR_PLAN;
+	size_t target;
+
+	if (!setup(&f, FIVE))
+		return;
+	target = f.svc->slots.service_id % 5;
+	c = conn(&f, 600, (target + 2) % 5, T0 - 5000, 10);
+	time_fair_pass_run(f.pass, &f.table, &c, 1, T0, 0, say_for_all, &plan);
+	ck_assert_uint_eq(steered_to(&f), target);
+	/* Back on the target; then the service is left to the cluster plan for a while. */
+	c = conn(&f, 601, target, T0 + 50, 2);
+	time_fair_pass_run(f.pass, &f.table, &c, 1, T0 + 100, 100, say_for_all, &skip);
+	ck_assert(!(f.svc->slots.flags & SOCKLB_SERVICE_STEERED));
+	for (size_t b = 0; b < 5; b++)
+		f.rec.extra[f.svc->backends.items[b].id] = 7; /* the cluster's counts */
+	time_fair_pass_run(f.pass, &f.table, &c, 1, T0 + 200, 200, say_for_all, &plan);
+	ck_assert(f.svc->slots.flags & SOCKLB_SERVICE_STEERED);
+	for (size_t b = 0; b < 5; b++)
+		ck_assert_uint_ne(f.rec.extra[f.svc->backends.items[b].id], 7);
+	ck_assert_uint_eq(steered_to(&f), target);
 	teardown(&f);
 }
 END_TEST
@@ -377,6 +412,7 @@ Suite *time_fair_pass_suite(void)
 	tcase_add_test(tc, test_a_young_connection_is_not_moved);
 	tcase_add_test(tc, test_a_move_never_idle_is_withdrawn_after_the_drain_deadline);
 	tcase_add_test(tc, test_skipped_services_are_unsteered_and_never_moved);
+	tcase_add_test(tc, test_steered_again_rewrites_extras_another_writer_changed);
 	tcase_add_test(tc, test_mixed_loads_make_classes_and_status_shows_them);
 	tcase_add_test(tc, test_held_or_unsettled_services_wait);
 	tcase_add_test(tc, test_a_service_of_its_own_window_or_off);
