@@ -66,6 +66,16 @@ def calls_per_pod(records, t0, t1):
     return counts
 
 
+def window_shares(records, pods, t0, n_windows, window):
+    """Per window of `window` seconds from t0: each pod's share of the OK calls."""
+    out = []
+    for k in range(n_windows):
+        counts = calls_per_pod(records, t0 + k * window, t0 + (k + 1) * window)
+        total = sum(counts.values()) or 1
+        out.append({p.name: round(counts.get(p.name, 0) / total, 3) for p in pods})
+    return out
+
+
 def first_call_after(records, pod, t0):
     """Seconds from t0 to the first OK call pod answered that started after t0."""
     times = [r[START] for r in records if r[POD] == pod and r[STATUS] == "OK" and r[START] >= t0]

@@ -10,7 +10,7 @@ Each test prints the calls per pod of every 10-s window it judges.
 import os
 import time
 
-from load import collect, calls_per_pod, dumps, failures, failures_by_status, start_load
+from load import collect, dumps, failures, failures_by_status, start_load, window_shares
 from socklb_agent import Agent
 from stacks import start_client
 from topology import Topology, start_pods
@@ -22,16 +22,6 @@ WINDOW = 10.0
 def write_conf(path, pods):
     with open(path, "w") as f:
         f.write(f"{VIP} = static:" + ",".join(p.addr for p in pods) + "\n")
-
-
-def window_shares(records, pods, t0, n_windows):
-    """Per window of WINDOW seconds from t0: each pod's share of the OK calls."""
-    out = []
-    for k in range(n_windows):
-        counts = calls_per_pod(records, t0 + k * WINDOW, t0 + (k + 1) * WINDOW)
-        total = sum(counts.values()) or 1
-        out.append({p.name: round(counts.get(p.name, 0) / total, 3) for p in pods})
-    return out
 
 
 def time_fair_status(agent):
@@ -65,7 +55,7 @@ def test_one_go_connection_rotates_over_5_pods_fair_every_window():
         records = collect([proc], timeout=WINDOW * (n_windows + 3) + 30)
         tf = time_fair_status(agent)
 
-    shares = window_shares(records, pods, t_update + WINDOW, n_windows)
+    shares = window_shares(records, pods, t_update + WINDOW, n_windows, WINDOW)
     failed = failures(records)
     print(f"  1 go connection, pods 1->5: shares per 10-s window from t+10s {dumps(shares)}; "
           f"moves {tf.get('moves')}, withdrawn {tf.get('moves_expired')}; "
@@ -88,7 +78,7 @@ def test_8_connections_on_5_pods_within_10_percent_of_fair():
         records = collect(procs, timeout=2 * WINDOW + 40)
         tf = time_fair_status(agent)
 
-    shares = window_shares(records, pods, t0, 2)
+    shares = window_shares(records, pods, t0, 2, WINDOW)
     failed = failures(records)
     print(f"  8 connections on 5 pods: shares per 10-s window {dumps(shares)}; "
           f"moves {tf.get('moves')}; failed calls {len(failed)} of {len(records)}")
