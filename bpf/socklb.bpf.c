@@ -71,17 +71,20 @@ static __always_inline int balance(struct bpf_sock_addr *ctx, const struct sockl
 		return -ENOENT;
 	/* The cookie doubles as the scan's random start: it differs on every socket. */
 	cookie = bpf_get_socket_cookie(ctx);
-	backend_id = pick_backend(svc, (__u32)cookie);
+	backend_id = choose_backend(svc, (__u32)cookie);
 	if (backend_id == SOCKLB_BACKEND_ID_NONE)
 		return -ECONNREFUSED;
 	be = bpf_map_lookup_elem(&backends, &backend_id);
-	if (!be || be->family != key->family)
+	if (!be || be->family != key->family) {
+		choice_weighs(backend_id, false);
 		return -EAFNOSUPPORT;
-
+	}
 	write_dest(ctx, be, v6_socket);
 	/* Should the choice not reach sockops, the connection still works: counted. */
-	if (handoff_put(ctx, cookie, key, svc->service_id, backend_id))
+	if (handoff_put(ctx, cookie, key, svc->service_id, backend_id)) {
+		choice_weighs(backend_id, false);
 		count_event(SOCKLB_DP_UNTRACKED_HANDOFF);
+	}
 	return 0;
 }
 
@@ -164,6 +167,32 @@ int socklb_getpeername6(struct bpf_sock_addr *ctx)
 }
 
 /*
+ * A marked socket's TCP state changed to `to`.  Leaving ESTABLISHED (a FIN
+ * either way, or a reset) ends a live connection; a connecting one ends
+ * only in CLOSE; one closed before its SYN left has no state, only a
+ * choice to give back.  The arrival in ESTABLISHED is counted at
+ * ACTIVE_ESTABLISHED_CB, which follows.
+ */
+static __always_inline void state_changed(struct bpf_sock_ops *skops, struct bpf_sock *sk, __u32 to)
+{
+	struct socklb_sock *s;
+
+	if (to == BPF_TCP_ESTABLISHED)
+		return;
+	s = sock_state_of(sk);
+	if (!s) {
+		if (to == BPF_TCP_CLOSE)
+			sock_state_abandoned(skops);
+		return;
+	}
+	if (s->phase == SOCKLB_SOCK_ESTABLISHED || s->phase == SOCKLB_SOCK_DRAINING ||
+	    to == BPF_TCP_CLOSE)
+		sock_state_closed(s);
+	if (to == BPF_TCP_CLOSE)
+		h2_forget(s->cookie);
+}
+
+/*
  * Runs for every TCP socket of the cgroup, balanced or not: a socket without
  * socklb's mark is let go after one read of its callback flags.
  */
@@ -195,17 +224,7 @@ int socklb_sockops(struct bpf_sock_ops *skops)
 			sock_state_sending(s, skops->skb_len, skops->rcv_nxt);
 		break;
 	case BPF_SOCK_OPS_STATE_CB:
-		/*
-		 * Leaving ESTABLISHED (a FIN either way, or a reset) ends a live
-		 * connection; a connecting one ends only in CLOSE.  Its arrival in
-		 * ESTABLISHED is counted at ACTIVE_ESTABLISHED_CB, which follows.
-		 */
-		s = skops->args[1] != BPF_TCP_ESTABLISHED ? sock_state_of(sk) : NULL;
-		if (s && (s->phase == SOCKLB_SOCK_ESTABLISHED || s->phase == SOCKLB_SOCK_DRAINING ||
-			  skops->args[1] == BPF_TCP_CLOSE))
-			sock_state_closed(s);
-		if (s && skops->args[1] == BPF_TCP_CLOSE)
-			h2_forget(s->cookie);
+		state_changed(skops, sk, skops->args[1]);
 		break;
 	}
 	return 1;

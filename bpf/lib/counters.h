@@ -38,6 +38,26 @@ static __always_inline struct socklb_end_stats *end_stats_of(__u32 reason)
 	return bpf_map_lookup_elem(&end_stats, &reason);
 }
 
+/*
+ * A choice weighs on its backend from the connect hook on (connecting), so
+ * that connects racing on other CPUs see it: counted at the SYN instead,
+ * 20 connects at once put 5 on one backend and 3 on another.  A choice no
+ * connection takes (its connect failed before the SYN) is given back by
+ * whoever claims its slot: the next connect hook that finds it stale, or
+ * sockops when the socket closes first.
+ */
+static __always_inline void choice_weighs(__u32 backend_id, bool on)
+{
+	struct socklb_backend_stats *st = backend_stats_of(backend_id);
+
+	if (!st)
+		return;
+	if (on)
+		__sync_fetch_and_add(&st->connecting, 1);
+	else
+		__sync_fetch_and_sub(&st->connecting, 1);
+}
+
 /* A connection socklb ended: per reason and per backend, idle (graceful) or forced. */
 static __always_inline void count_end(__u32 reason, __u32 backend_id, bool forced)
 {

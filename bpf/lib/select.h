@@ -37,6 +37,13 @@ static __always_inline __u32 set_member(const struct socklb_service *svc, __u32 
  * the agent's steering instead: how far each backend is ahead of where the
  * rotation wants connections now.
  */
+static __always_inline __u64 connecting_of(__u32 backend_id)
+{
+	struct socklb_backend_stats *st = backend_stats_of(backend_id);
+
+	return st ? st->connecting : 0;
+}
+
 static __always_inline __u64 backend_load(__u32 backend_id, bool steered)
 {
 	struct socklb_backend_stats *st = backend_stats_of(backend_id);
@@ -45,7 +52,12 @@ static __always_inline __u64 backend_load(__u32 backend_id, bool steered)
 
 	if (!st)
 		return ~0ULL;
-	load = st->live + st->connecting;
+	/*
+	 * connecting before live, and sockops adds to live before it takes
+	 * from connecting: a connection becoming established is never missed.
+	 */
+	load = *(volatile __u64 *)&st->connecting;
+	load += *(volatile __u64 *)&st->live;
 	if (socklb_cfg.cluster_view || steered) {
 		extra = bpf_map_lookup_elem(&backend_extra, &backend_id);
 		if (extra)
@@ -54,11 +66,18 @@ static __always_inline __u64 backend_load(__u32 backend_id, bool steered)
 	return load;
 }
 
+/* A choice, and for an exact one the backend's connecting count it was made on. */
+struct pick {
+	__u32 id;
+	bool exact;
+	__u64 seen;
+};
+
 /*
  * Exact least connections over an inline set: every member, starting at a
  * random one so that ties spread instead of piling on the first.
  */
-static __always_inline __u32 pick_least_inline(const struct socklb_service *svc, __u32 seed)
+static __always_inline struct pick pick_least_inline(const struct socklb_service *svc, __u32 seed)
 {
 	__u32 n = svc->backend_count;
 	__u32 start = seed % n;
@@ -82,7 +101,7 @@ static __always_inline __u32 pick_least_inline(const struct socklb_service *svc,
 			best_load = load;
 		}
 	}
-	return best;
+	return (struct pick){best, true, connecting_of(best)};
 }
 
 /* Power of two random choices: two distinct random slots, the lighter wins. */
@@ -102,24 +121,54 @@ static __always_inline __u32 pick_two_choices(const struct socklb_service *svc)
 	return backend_load(id_b, steered) < backend_load(id_a, steered) ? id_b : id_a;
 }
 
-/*
- * Returns a backend id, or SOCKLB_BACKEND_ID_NONE if the service has none.
- * seed: a number that differs from connect to connect (where an exact scan
- * starts, so that ties spread).
- */
-static __always_inline __u32 pick_backend(const struct socklb_service *svc, __u32 seed)
+/* One choice (SOCKLB_BACKEND_ID_NONE if the service has no backend). */
+static __always_inline struct pick pick_backend(const struct socklb_service *svc, __u32 seed)
 {
 	__u32 n = svc->backend_count;
+	struct pick p = {SOCKLB_BACKEND_ID_NONE, false, 0};
 
 	if (n == 0 || n > SOCKLB_MAX_BACKENDS_PER_SERVICE)
-		return SOCKLB_BACKEND_ID_NONE;
-	if (n == 1)
-		return set_member(svc, 0);
-	if (socklb_cfg.policy == SOCKLB_POLICY_RANDOM)
-		return set_member(svc, bpf_get_prandom_u32() % n);
-	if (n <= SOCKLB_INLINE_BACKENDS)
+		return p;
+	if (n > 1 && socklb_cfg.policy != SOCKLB_POLICY_RANDOM && n <= SOCKLB_INLINE_BACKENDS)
 		return pick_least_inline(svc, seed);
-	return pick_two_choices(svc);
+	if (n == 1)
+		p.id = set_member(svc, 0);
+	else if (socklb_cfg.policy == SOCKLB_POLICY_RANDOM)
+		p.id = set_member(svc, bpf_get_prandom_u32() % n);
+	else
+		p.id = pick_two_choices(svc);
+	return p;
+}
+
+/* Exact choices tried before one is taken as it is (connects racing on every CPU). */
+#define SOCKLB_CHOICE_TRIES 3
+
+/*
+ * Chooses a backend and makes the choice weigh on it (connecting) at once,
+ * or returns SOCKLB_BACKEND_ID_NONE.  An exact choice is taken only if the
+ * backend's connecting count is still the one the scan saw: connects
+ * racing on other CPUs would otherwise all see the same lightest backend
+ * and pile on it (20 at once gave 5,5,4,3,3).  Lost, the scan runs again
+ * on the new counts.  seed: differs from connect to connect (where an
+ * exact scan starts, so that ties spread).
+ */
+static __always_inline __u32 choose_backend(const struct socklb_service *svc, __u32 seed)
+{
+	struct socklb_backend_stats *st;
+	struct pick p = {SOCKLB_BACKEND_ID_NONE, false, 0};
+
+	for (__u32 try = 0; try < SOCKLB_CHOICE_TRIES; try++) {
+		p = pick_backend(svc, seed + try);
+		if (p.id == SOCKLB_BACKEND_ID_NONE)
+			return p.id;
+		st = backend_stats_of(p.id);
+		if (!p.exact || !st)
+			break;
+		if (__sync_val_compare_and_swap(&st->connecting, p.seen, p.seen + 1) == p.seen)
+			return p.id;
+	}
+	choice_weighs(p.id, true);
+	return p.id;
 }
 
 #endif

@@ -2,10 +2,10 @@
 /*
  * The state of one balanced connection and its transitions.  The connect
  * hook writes its choice into a per-CPU handoff slot and marks the socket
- * (sockops callback flags); when the SYN leaves (sockops, still inside the
- * same connect() call) the choice moves into socket-local storage and the
- * connection starts to weigh on its backend: connecting, then live, then
- * closed.  Each transition moves the backend's counts once, and the phase
+ * (sockops callback flags), and the choice weighs on its backend from then
+ * on (connecting); when the SYN leaves (sockops, still inside the same
+ * connect() call) it moves into socket-local storage: connecting, then
+ * live, then closed.  Each transition moves the backend's counts once, and the phase
  * makes sure nothing is ever subtracted twice.
  */
 #ifndef SOCKLB_BPF_SOCK_STATE_H
@@ -42,10 +42,21 @@ static __always_inline struct socklb_handoff *handoff_slot(__u64 cookie, __u32 p
 }
 
 /*
+ * Takes slot h, holding the choice of socket `cookie`, for the caller: of
+ * a connect hook reclaiming it and a sockops taking it (the task moved to
+ * another CPU), exactly one wins.
+ */
+static __always_inline bool handoff_claim(struct socklb_handoff *h, __u64 cookie)
+{
+	return cookie && __sync_val_compare_and_swap(&h->cookie, cookie, 0) == cookie;
+}
+
+/*
  * The connect hook's record of its choice, for sockops to take over, and
  * the mark that tells sockops to look: the first of the cookie's slots on
  * this CPU that is free (taken, or stale).  -ENOMEM if the choice cannot be
- * passed on (the connection then goes through, untracked).
+ * passed on, or the socket cannot be marked (the connection then goes
+ * through, untracked, and the caller gives its weight back).
  */
 static __always_inline int handoff_put(struct bpf_sock_addr *ctx, __u64 cookie,
 				       const struct socklb_service_key *key, __u32 service_id,
@@ -54,17 +65,22 @@ static __always_inline int handoff_put(struct bpf_sock_addr *ctx, __u64 cookie,
 	__u32 now = (__u32)bpf_jiffies64();
 	int mark = SOCKLB_SOCK_MARK;
 	struct socklb_handoff *h;
+	__u64 old = 0;
 	__u32 probe;
 
 	for (probe = 0; probe < SOCKLB_HANDOFF_PROBES; probe++) {
 		h = handoff_slot(cookie, probe);
+		if (!h)
+			continue;
+		old = h->cookie;
 		/* Its own slot too: a connect retried before its SYN replaces its choice. */
-		if (h && (!h->cookie || h->cookie == cookie ||
-			  now - h->jiffies > SOCKLB_HANDOFF_STALE_JIFFIES))
+		if (!old || old == cookie || now - h->jiffies > SOCKLB_HANDOFF_STALE_JIFFIES)
 			break;
 	}
 	if (probe == SOCKLB_HANDOFF_PROBES || !h)
 		return -ENOMEM;
+	if (handoff_claim(h, old))
+		choice_weighs(h->backend_id, false); /* never taken: its connect sent no SYN */
 	h->vip = key->vip;
 	h->vip_port = key->port;
 	h->vip_family = key->family;
@@ -73,7 +89,11 @@ static __always_inline int handoff_put(struct bpf_sock_addr *ctx, __u64 cookie,
 	h->jiffies = now;
 	h->pid = bpf_get_current_pid_tgid() >> 32;
 	h->cookie = cookie;
-	return bpf_setsockopt(ctx, SOL_TCP, TCP_BPF_SOCK_OPS_CB_FLAGS, &mark, sizeof(mark));
+	if (bpf_setsockopt(ctx, SOL_TCP, TCP_BPF_SOCK_OPS_CB_FLAGS, &mark, sizeof(mark))) {
+		h->cookie = 0; /* sockops would never look for it */
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 static __always_inline bool sock_marked(const struct bpf_sock_ops *skops)
@@ -139,25 +159,29 @@ static __always_inline struct socklb_sock *sock_state_connecting(struct bpf_sock
 {
 	__u64 cookie = bpf_get_socket_cookie(skops);
 	struct socklb_handoff *h = handoff_take(cookie);
+	struct socklb_handoff got = {};
 	struct socklb_sock *s;
 	struct socklb_backend_stats *st;
 
-	if (!h) {
+	if (h)
+		got = *h;
+	/* Lost if a connect hook found the slot stale first (and gave its choice back). */
+	if (!h || !handoff_claim(h, cookie)) {
 		count_event(SOCKLB_DP_UNTRACKED_HANDOFF);
 		return NULL;
 	}
 	s = bpf_sk_storage_get(&sock_state, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!s) {
+		choice_weighs(got.backend_id, false);
 		count_event(SOCKLB_DP_UNTRACKED_STORAGE);
 		return NULL;
 	}
-	s->vip = h->vip;
-	s->vip_port = h->vip_port;
-	s->vip_family = h->vip_family;
-	s->service_id = h->service_id;
-	s->backend_id = h->backend_id;
-	s->pid = h->pid;
-	h->cookie = 0; /* taken */
+	s->vip = got.vip;
+	s->vip_port = got.vip_port;
+	s->vip_family = got.vip_family;
+	s->service_id = got.service_id;
+	s->backend_id = got.backend_id;
+	s->pid = got.pid;
 	/* Still in the connecting task, inside its connect(): its namespace. */
 	s->netns_cookie = bpf_get_netns_cookie(skops);
 	s->cookie = cookie;
@@ -166,12 +190,23 @@ static __always_inline struct socklb_sock *sock_state_connecting(struct bpf_sock
 	s->established_ns = 0;
 	s->sent_data = 0;
 	st = backend_stats_of(s->backend_id);
-	if (st) {
-		__sync_fetch_and_add(&st->connects, 1);
-		__sync_fetch_and_add(&st->connecting, 1);
-	}
+	if (st)
+		__sync_fetch_and_add(&st->connects, 1); /* connecting since the hook */
 	note_activity();
 	return s;
+}
+
+/*
+ * A marked socket closed before its SYN left (the connect failed after the
+ * hook): its choice, if still in its slot, is given back now.
+ */
+static __always_inline void sock_state_abandoned(struct bpf_sock_ops *skops)
+{
+	__u64 cookie = bpf_get_socket_cookie(skops);
+	struct socklb_handoff *h = handoff_take(cookie);
+
+	if (h && handoff_claim(h, cookie))
+		choice_weighs(h->backend_id, false);
 }
 
 static __always_inline void sock_state_established(struct socklb_sock *s)
@@ -184,9 +219,10 @@ static __always_inline void sock_state_established(struct socklb_sock *s)
 	s->phase = SOCKLB_SOCK_ESTABLISHED;
 	s->established_ns = bpf_ktime_get_ns();
 	note_activity();
+	/* live first: a connect hook reading the two in between sees it once or twice, never not at all. */
 	if (st) {
-		__sync_fetch_and_sub(&st->connecting, 1);
 		__sync_fetch_and_add(&st->live, 1);
+		__sync_fetch_and_sub(&st->connecting, 1);
 	}
 }
 
