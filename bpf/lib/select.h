@@ -35,16 +35,10 @@ static __always_inline __u32 set_member(const struct socklb_service *svc, __u32 
  * compiled out otherwise): this node's own counts are exact and instant, the
  * others' as they last published them.  A steered service (time-fair) adds
  * the agent's steering instead: how far each backend is ahead of where the
- * rotation wants connections now.
+ * rotation wants connections now.  *connecting: the connecting count it
+ * was read with, which the choice is taken on (choose_backend).
  */
-static __always_inline __u64 connecting_of(__u32 backend_id)
-{
-	struct socklb_backend_stats *st = backend_stats_of(backend_id);
-
-	return st ? st->connecting : 0;
-}
-
-static __always_inline __u64 backend_load(__u32 backend_id, bool steered)
+static __always_inline __u64 backend_load(__u32 backend_id, bool steered, __u64 *connecting)
 {
 	struct socklb_backend_stats *st = backend_stats_of(backend_id);
 	__u64 load;
@@ -56,8 +50,8 @@ static __always_inline __u64 backend_load(__u32 backend_id, bool steered)
 	 * connecting before live, and sockops adds to live before it takes
 	 * from connecting: a connection becoming established is never missed.
 	 */
-	load = *(volatile __u64 *)&st->connecting;
-	load += *(volatile __u64 *)&st->live;
+	*connecting = *(volatile __u64 *)&st->connecting;
+	load = *connecting + *(volatile __u64 *)&st->live;
 	if (socklb_cfg.cluster_view || steered) {
 		extra = bpf_map_lookup_elem(&backend_extra, &backend_id);
 		if (extra)
@@ -81,7 +75,7 @@ static __always_inline struct pick pick_least_inline(const struct socklb_service
 {
 	__u32 n = svc->backend_count;
 	__u32 start = seed % n;
-	__u32 best = SOCKLB_BACKEND_ID_NONE;
+	struct pick best = {SOCKLB_BACKEND_ID_NONE, true, 0};
 	__u64 best_load = ~0ULL;
 	bool steered = svc->flags & SOCKLB_SERVICE_STEERED;
 
@@ -91,17 +85,18 @@ static __always_inline struct pick pick_least_inline(const struct socklb_service
 		if (index >= n)
 			index -= n;
 		__u32 id = svc->backend_ids[index & SOCKLB_INLINE_MASK];
-		__u64 load;
+		__u64 load, connecting = 0;
 
 		if (id == SOCKLB_BACKEND_ID_NONE)
 			continue;
-		load = backend_load(id, steered);
+		load = backend_load(id, steered, &connecting);
 		if (load < best_load) {
-			best = id;
+			best.id = id;
+			best.seen = connecting; /* as the comparison saw it, not read again */
 			best_load = load;
 		}
 	}
-	return (struct pick){best, true, connecting_of(best)};
+	return best;
 }
 
 /* Power of two random choices: two distinct random slots, the lighter wins. */
@@ -113,12 +108,14 @@ static __always_inline __u32 pick_two_choices(const struct socklb_service *svc)
 	__u32 id_a = set_member(svc, a);
 	__u32 id_b = set_member(svc, b);
 	bool steered = svc->flags & SOCKLB_SERVICE_STEERED;
+	__u64 unused;
 
 	if (id_a == SOCKLB_BACKEND_ID_NONE)
 		return id_b;
 	if (id_b == SOCKLB_BACKEND_ID_NONE)
 		return id_a;
-	return backend_load(id_b, steered) < backend_load(id_a, steered) ? id_b : id_a;
+	return backend_load(id_b, steered, &unused) < backend_load(id_a, steered, &unused) ? id_b
+											   : id_a;
 }
 
 /* One choice (SOCKLB_BACKEND_ID_NONE if the service has no backend). */

@@ -219,7 +219,7 @@ static __always_inline void sock_state_established(struct socklb_sock *s)
 	s->phase = SOCKLB_SOCK_ESTABLISHED;
 	s->established_ns = bpf_ktime_get_ns();
 	note_activity();
-	/* live first: a connect hook reading the two in between sees it once or twice, never not at all. */
+	/* live first: a connect hook reading in between counts it twice, never not at all. */
 	if (st) {
 		__sync_fetch_and_add(&st->live, 1);
 		__sync_fetch_and_sub(&st->connecting, 1);

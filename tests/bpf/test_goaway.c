@@ -478,8 +478,10 @@ Suite *bpf_goaway_suite(void)
 	tcase_add_test(tc, test_goaway_replaces_a_ping_ack);
 	tcase_add_test(tc, test_added_goaway_is_paid_back_with_the_next_ping_ack);
 	tcase_add_test(tc, test_move_request_sends_a_goaway_then_forces_when_due);
-	tcase_add_loop_test(tc, test_payback_deep_in_a_big_skb_keeps_the_stream_intact, 30000, 30001);
-	tcase_add_loop_test(tc, test_payback_deep_in_a_big_skb_keeps_the_stream_intact, 60000, 60001);
+	tcase_add_loop_test(tc, test_payback_deep_in_a_big_skb_keeps_the_stream_intact, 30000,
+			    30001);
+	tcase_add_loop_test(tc, test_payback_deep_in_a_big_skb_keeps_the_stream_intact, 60000,
+			    60001);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -208,7 +208,8 @@ static size_t gather_nodes(struct cluster *c, const struct agent_service *svc, c
 /* A fresh peer's connections to svc (0: it reported none). */
 static __u64 peer_total(const struct cluster *c, size_t p, const struct agent_service *svc)
 {
-	const struct cluster_service_counts *s = cluster_report_service(c->peers.fresh[p], &svc->vip);
+	const struct cluster_service_counts *s =
+	    cluster_report_service(c->peers.fresh[p], &svc->vip);
 	__u64 total = 0;
 
 	for (size_t i = 0; s && i < svc->backends.n; i++)
@@ -304,7 +305,7 @@ static int plan(struct cluster *c, struct cluster_service_memory *sm,
 }
 
 static const struct cluster_service_memory *known_view(struct cluster *c,
-							const struct agent_service *svc)
+						       const struct agent_service *svc)
 {
 	char vip[ENDPOINT_STR_LEN];
 	const struct cluster_service_memory *sm =

@@ -67,8 +67,7 @@ static int collect_record(void *arg, const void *record)
  * connections of the nodes before it end, so that at any moment the
  * cluster's connections are spread as well.
  */
-static enum time_fair_say judge_service(void *arg, const struct agent_service *svc,
-				       __u32 *offset)
+static enum time_fair_say judge_service(void *arg, const struct agent_service *svc, __u32 *offset)
 {
 	struct rebalancer *r = arg;
 

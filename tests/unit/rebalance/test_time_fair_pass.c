@@ -236,8 +236,7 @@ START_TEST(test_a_move_never_idle_is_withdrawn_after_the_drain_deadline)
 END_TEST
 
 /* A judge that says *arg of every service. */
-static enum time_fair_say say_for_all(void *arg, const struct agent_service *svc,
-				       __u32 *offset)
+static enum time_fair_say say_for_all(void *arg, const struct agent_service *svc, __u32 *offset)
 {
 	(void)svc;
 	(void)offset;
