@@ -358,7 +358,7 @@ bool cluster_service_pass(struct cluster *c, const struct agent_service *svc,
 		free(own);
 		return false;
 	}
-	if (c->up && n)
+	if (sm->view_known)
 		balanced = plan(c, sm, svc, own, excess) == 0;
 	if (!balanced)
 		cluster_forget_extras(c, svc);

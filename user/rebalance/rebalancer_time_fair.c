@@ -142,7 +142,8 @@ static int steer_op(void *arg, struct agent_service *svc, bool on)
 {
 	struct rebalancer *r = arg;
 
-	r->dirty = true;
+	if (!(svc->slots.flags & SOCKLB_SERVICE_STEERED) != !on)
+		r->dirty = true; /* steered every pass while it rotates: only a change counts */
 	return service_table_set_steered(r->table, svc, on);
 }
 

@@ -134,8 +134,7 @@ static void unsteer(struct time_fair_pass *p, struct agent_service *svc)
 		__u32 id = svc->backends.items[b].id;
 
 		write_extra(p, id, 0);
-		/* Another writer (the cluster plan) may own the extra now: rewritten when steered
-		 * again. */
+		/* The cluster plan may write it now: rewritten when steered again. */
 		if (id <= p->max_backends)
 			p->extra_written[id] = 0;
 	}
