@@ -186,6 +186,8 @@ unit-test: $(BUILD)/unit_tests
 bpf-test: $(BUILD)/bpf_tests
 	@mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
 	$(BUILD)/bpf_tests
+	@# Again, the way a kernel without map-element iterators is run (conn_walk.h).
+	SOCKLB_TEST_NO_MAP_ELEM_ITERS=1 CK_RUN_SUITE=bpf_iter $(BUILD)/bpf_tests
 
 e2e-test: $(BUILD)/socklb
 	$(PYTHON) tests/e2e/runner.py tests/e2e/test_*.py

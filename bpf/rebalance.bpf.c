@@ -147,6 +147,18 @@ static __always_inline void follow_up(struct sock_common *skc, struct tcp_sock *
 		count_goaway_destroyed(f->reason, due);
 }
 
+/*
+ * One byte per connection found with work (an end wanted or pending): the
+ * same set as socklb_find_work, for the agent that has no finder (a kernel
+ * without map-element iterators) to know whether to come back next tick.
+ */
+static __always_inline void work_seen(struct seq_file *seq)
+{
+	__u8 one = 1;
+
+	bpf_seq_write(seq, &one, sizeof(one));
+}
+
 SEC("iter/tcp")
 int socklb_end_connections(struct bpf_iter__tcp *ctx)
 {
@@ -164,11 +176,13 @@ int socklb_end_connections(struct bpf_iter__tcp *ctx)
 	if (!s)
 		return 0;
 	if (end_pending(s)) {
+		work_seen(ctx->meta->seq);
 		follow_up(skc, tp, s);
 		return 0;
 	}
 	if (!end_wanted(s, &wish))
 		return 0;
+	work_seen(ctx->meta->seq);
 	if (!try_end(skc, tp, s, &wish))
 		return 0;
 	if (wish.budget && wish.budget->budget > 0)

@@ -230,26 +230,58 @@ int socklb_sockops(struct bpf_sock_ops *skops)
 	return 1;
 }
 
-/* Every balanced connection of the node, for `socklb status` and the tests. */
-SEC("iter/bpf_sk_storage_map")
-int socklb_connections(struct bpf_iter__bpf_sk_storage_map *ctx)
+/* One balanced connection, as the connections iterators report it. */
+static __always_inline void emit_connection(struct seq_file *seq, const struct socklb_sock *s,
+					    struct tcp_sock *tp, __u32 tcp_state)
 {
-	struct socklb_sock *s = ctx->value;
-	struct sock *sk = ctx->sk;
 	struct socklb_conn_record rec = {};
-	struct tcp_sock *tp;
 
-	if (!s || !sk)
-		return 0;
 	rec.sock = *s;
-	rec.tcp_state = sk->__sk_common.skc_state;
-	tp = bpf_skc_to_tcp_sock(sk);
+	rec.tcp_state = tcp_state;
 	if (tp) {
 		rec.data_segs_in = tp->data_segs_in;
 		rec.data_segs_out = tp->data_segs_out;
 		rec.bytes_received = tp->bytes_received;
 		rec.bytes_acked = tp->bytes_acked;
 	}
-	bpf_seq_write(ctx->meta->seq, &rec, sizeof(rec));
+	bpf_seq_write(seq, &rec, sizeof(rec));
+}
+
+/*
+ * Every balanced connection of the node, for `socklb status`, the time-fair
+ * pass and the tests: one walk over the socket-local storage.
+ */
+SEC("iter/bpf_sk_storage_map")
+int socklb_connections(struct bpf_iter__bpf_sk_storage_map *ctx)
+{
+	struct socklb_sock *s = ctx->value;
+	struct sock *sk = ctx->sk;
+
+	if (!s || !sk)
+		return 0;
+	emit_connection(ctx->meta->seq, s, bpf_skc_to_tcp_sock(sk), sk->__sk_common.skc_state);
+	return 0;
+}
+
+/*
+ * The same, for kernels that refuse map-element iterators: the balanced
+ * connections of the network namespace it is run in (the agent runs it in
+ * each one, user/datapath/conn_walk.c).
+ */
+SEC("iter/tcp")
+int socklb_connections_netns(struct bpf_iter__tcp *ctx)
+{
+	struct sock_common *skc = ctx->sk_common;
+	struct tcp_sock *tp;
+	struct socklb_sock *s;
+
+	if (!skc)
+		return 0;
+	tp = bpf_skc_to_tcp_sock(skc);
+	if (!tp)
+		return 0;
+	s = bpf_sk_storage_get(&sock_state, tp, 0, 0);
+	if (s)
+		emit_connection(ctx->meta->seq, s, tp, skc->skc_state);
 	return 0;
 }

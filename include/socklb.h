@@ -32,6 +32,10 @@
  *   move_requests  socket cookie               -> a request to move that one
  *                                                 connection (reason, force time)
  *   h2_stats       per CPU, event              -> the follower's events
+ *   netns_conns    network namespace cookie    -> its balanced connections and a
+ *                                                 process to enter it by; kept only
+ *                                                 where the kernel has no
+ *                                                 map-element iterators
  *
  * Maps are pinned by name (LIBBPF_PIN_BY_NAME) under the pin path, so every
  * BPF object that declares them (bpf/lib/maps.h) shares the same ones.
@@ -55,15 +59,18 @@
  * The version of this map layout, pinned in the `layout` map: an agent
  * refuses maps of another layout instead of misreading them.  1 was the
  * layout without a `layout` map (an LRU `sockets` map); 2 had no GOAWAY
- * counters (end_stats.goaway, backend_stats.ended_goaway and draining).
+ * counters (end_stats.goaway, backend_stats.ended_goaway and draining); 3
+ * had no netns_conns map.
  */
-#define SOCKLB_LAYOUT_VERSION 3
+#define SOCKLB_LAYOUT_VERSION 4
 
 /* Default map sizes; all can be changed at load time. */
 #define SOCKLB_DEFAULT_MAX_SERVICES 65536
 #define SOCKLB_DEFAULT_MAX_BACKENDS 262144
 /* Connections the GOAWAY follower reads at once; more are moved by destroy. */
 #define SOCKLB_DEFAULT_MAX_FOLLOWED 65536
+/* Network namespaces (pods of one node) netns_conns keeps. */
+#define SOCKLB_MAX_NETNS 8192
 
 /*
  * The connect hook hands its choice to sockops through this many slots per
@@ -109,6 +116,8 @@ struct socklb_config {
 	__u32 cluster_view;
 	/* 1: followed h2c connections are moved with a GOAWAY (--graceful=on) */
 	__u32 graceful;
+	/* 1: sockops keeps netns_conns (the kernel has no map-element iterators) */
+	__u32 netns_registry;
 };
 
 /* Address in network byte order; IPv4 uses ip4 and leaves the rest zero. */
@@ -218,7 +227,9 @@ struct socklb_sock {
 	 * since, a request may be waiting for its answer (the idle test).
 	 */
 	__u32 rcv_nxt_at_send;
-	__u32 sent_data; /* 1 once this side has sent data */
+	__u8 sent_data;	    /* 1 once this side has sent data */
+	__u8 netns_counted; /* 1: counted in netns_conns (taken off once, at close) */
+	__u16 reserved;
 };
 
 /*
@@ -232,7 +243,8 @@ enum socklb_dp_event {
 	SOCKLB_DP_REFUSED_FAMILY = 2,	  /* backend of another family than the VIP: ECONNREFUSED */
 	SOCKLB_DP_UNTRACKED_STORAGE = 3,  /* balanced, but its state could not be stored */
 	SOCKLB_DP_UNTRACKED_HANDOFF = 4,  /* balanced, but its handoff slot was reused meanwhile */
-	SOCKLB_DP_EVENTS = 5,
+	SOCKLB_DP_UNREGISTERED_NETNS = 5, /* netns_conns full: its namespace not recorded */
+	SOCKLB_DP_EVENTS = 6,
 };
 
 /*
@@ -367,6 +379,16 @@ struct socklb_work_record {
 	__u64 netns_cookie;
 	__u32 pid;
 	__u32 backend_id;
+};
+
+/*
+ * A network namespace holding balanced connections (netns_conns), for the
+ * agent that cannot list them all in one walk: it enters only these.
+ */
+struct socklb_netns {
+	__u32 pid; /* the last process that connected from it: a way in */
+	__u32 reserved;
+	__s64 conns; /* balanced connections in it, connecting to closed */
 };
 
 /* Connections socklb moved off a backend, whatever the mechanism. */

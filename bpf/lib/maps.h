@@ -158,6 +158,15 @@ struct {
 	__type(value, struct socklb_h2_follow);
 } h2_follow SEC(".maps");
 
+/* Namespaces with balanced connections, by netns cookie (lib/netns_registry.h). */
+struct {
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SOCKLB_MAX_NETNS);
+	__type(key, __u64);
+	__type(value, struct socklb_netns);
+} netns_conns SEC(".maps");
+
 /* One connection to move, by cookie (lb_maps_request_move); see socklb.h. */
 struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);

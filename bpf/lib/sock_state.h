@@ -14,6 +14,7 @@
 #include "lib/config.h"
 #include "lib/counters.h"
 #include "lib/errno.h"
+#include "lib/netns_registry.h"
 
 #define SOL_TCP 6
 
@@ -189,6 +190,8 @@ static __always_inline struct socklb_sock *sock_state_connecting(struct bpf_sock
 	s->connect_ns = bpf_ktime_get_ns();
 	s->established_ns = 0;
 	s->sent_data = 0;
+	s->netns_counted = 0;
+	netns_joined(s);
 	st = backend_stats_of(s->backend_id);
 	if (st)
 		__sync_fetch_and_add(&st->connects, 1); /* connecting since the hook */
@@ -252,6 +255,7 @@ static __always_inline void sock_state_closed(struct socklb_sock *s)
 		return;
 	st = backend_stats_of(s->backend_id);
 	s->phase = SOCKLB_SOCK_CLOSED;
+	netns_left(s);
 	note_activity();
 	if (!st)
 		return;

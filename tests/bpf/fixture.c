@@ -205,15 +205,18 @@ size_t fixture_accept_all(struct fixture *f, size_t i, int *fds, size_t max)
 	return n;
 }
 
-void fixture_run_iter(struct bpf_link *link)
+size_t fixture_run_iter(struct bpf_link *link)
 {
 	int fd = bpf_iter_create(bpf_link__fd(link));
+	size_t total = 0;
 	char buf[64];
+	ssize_t n;
 
 	ck_assert_int_ge(fd, 0);
-	while (read(fd, buf, sizeof(buf)) > 0)
-		;
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		total += (size_t)n;
 	close(fd);
+	return total;
 }
 
 bool fixture_ended(int fd)

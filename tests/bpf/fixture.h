@@ -54,8 +54,8 @@ int fixture_connect(const char *text);
 size_t fixture_accept_all(struct fixture *f, size_t i, int *fds, size_t max);
 
 struct bpf_link;
-/* Runs an iterator once, reading (and dropping) what it writes. */
-void fixture_run_iter(struct bpf_link *link);
+/* Runs an iterator once, reading (and dropping) what it writes; how many bytes. */
+size_t fixture_run_iter(struct bpf_link *link);
 /* Whether the kernel ended fd's connection (a destroyed socket reports ECONNABORTED). */
 bool fixture_ended(int fd);
 

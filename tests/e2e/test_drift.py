@@ -3,13 +3,19 @@
 held (its --max-sockets, 64 here, is ignored since connection state lives
 with each socket), from several client namespaces, closed in random order;
 after every step socklb's live count per backend equals the kernel's truth
-(`ss` in every client namespace), and at the end every count is exactly 0."""
+(`ss` in every client namespace), and at the end every count is exactly 0.
+Twice: with the one walk over socket-local storage, and the way a kernel
+without map-element iterators lists connections (namespace by namespace,
+from netns_conns)."""
 
 import collections
+import json
+import os
 import re
+import subprocess
 import time
 
-from socklb_agent import Agent
+from socklb_agent import SOCKLB, Agent
 from topology import PEERS_DIR, PYTHON, Topology, wait_for_line
 
 VIP = "10.96.0.10:8080"
@@ -62,7 +68,28 @@ def assert_agrees(agent, clients, pods, step, timeout=3.0):
     return sum(truth.values())
 
 
+def listing(agent):
+    """How status listed the connections, and the namespaces it could not enter."""
+    res = subprocess.run([SOCKLB, "status", "--json", "--connections", "--pin-path",
+                          agent.pin_path], capture_output=True, text=True, timeout=30)
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    return out["connections_listed"], out["connections_netns_missed"]
+
+
 def test_live_counts_equal_the_kernel_truth_at_every_step():
+    drift_check()
+
+
+def test_live_counts_equal_the_truth_listed_namespace_by_namespace():
+    os.environ["SOCKLB_TEST_NO_MAP_ELEM_ITERS"] = "1"  # the agent and status inherit it
+    try:
+        drift_check()
+    finally:
+        del os.environ["SOCKLB_TEST_NO_MAP_ELEM_ITERS"]
+
+
+def drift_check():
     with Topology("slbdrift") as topo:
         pods = start_holder_pods(topo)
         cg = topo.make_cgroup()
@@ -78,6 +105,10 @@ def test_live_counts_equal_the_kernel_truth_at_every_step():
             line = wait_for_line(proc, r"^OPEN ", 60)
             assert line == f"OPEN {PER_CLIENT} failed=0", line
         total = assert_agrees(agent, clients, pods, "all open")
+        how, missed = listing(agent)
+        assert missed == 0, missed
+        if os.environ.get("SOCKLB_TEST_NO_MAP_ELEM_ITERS"):
+            assert how == "per-namespace", how
         assert total == N_CLIENTS * PER_CLIENT > 9 * OLD_SOCKET_MAP
         # least-conn spread them exactly.
         assert set(socklb_live(agent)[0].values()) == {total // N_PODS}, socklb_live(agent)[0]
@@ -96,5 +127,5 @@ def test_live_counts_equal_the_kernel_truth_at_every_step():
         assert sum(b["closes"] for b in bes.values()) == total, bes
         dp = agent.status()["datapath"]
         assert dp["untracked_storage"] == 0 and dp["untracked_handoff"] == 0, dp
-        print(f"  {total} connections from {N_CLIENTS} namespaces over {N_PODS} pods "
+        print(f"  listed {how}: {total} connections from {N_CLIENTS} namespaces over {N_PODS} pods "
               f"(old socket map: {OLD_SOCKET_MAP}); every count back to 0")

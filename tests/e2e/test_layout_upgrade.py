@@ -37,7 +37,7 @@ def test_persist_over_layout_1_is_refused_with_the_fix_then_cleanup_works():
         res = run_socklb(["agent", "--cgroup", cg, "--pin-path", pin, "--persist",
                           "--service", spec])
         assert res.returncode == 1, (res.returncode, res.stderr)
-        assert "map layout 1; this agent uses layout 3" in res.stderr, res.stderr
+        assert "map layout 1; this agent uses layout 4" in res.stderr, res.stderr
         assert f"socklb agent --cleanup --pin-path {pin}" in res.stderr, res.stderr
         # Refused without touching anything: the old programs still balance.
         assert len(cgroup_programs(cg)) == 5, cgroup_programs(cg)

@@ -72,7 +72,7 @@ def test_metrics_follow_connections_and_rebalancing():
         assert value(s, "socklb_source_last_update_age_seconds", service=VIP) >= 0
         for reason in ("no_backend", "family"):
             assert value(s, "socklb_refused_total", reason=reason) == 0
-        for reason in ("storage", "handoff"):
+        for reason in ("storage", "handoff", "netns"):
             assert value(s, "socklb_untracked_total", reason=reason) == 0
 
         with open(conf, "w") as f:  # pod-3 leaves: its 2 connections are ended

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include "cli/status_datapath.h"
-#include "datapath/iter_read.h"
+#include "datapath/conn_walk.h"
 #include "lib/array.h"
 #include "lib/clock.h"
 #include "model/endpoint.h"
@@ -25,10 +25,33 @@ static int add_conn(void *arg, const void *record)
 	return 0;
 }
 
+/*
+ * Every balanced connection, through the pinned connections iterator; on a
+ * kernel without map-element iterators, namespace by namespace, and those
+ * that could not be entered are counted.
+ */
+static int read_connections(const char *pin_path, struct status_datapath *out, char *err,
+			    size_t errlen)
+{
+	struct conn_walk w;
+	int ret = conn_walk_open_pinned(&w, pin_path);
+
+	if (!ret) {
+		ret = conn_walk_read(&w, add_conn, out);
+		out->conns_per_netns = w.per_netns;
+		out->netns_missed = w.netns_missed;
+		out->netns_error = w.netns_error;
+		conn_walk_free(&w);
+	}
+	if (ret)
+		snprintf(err, errlen, "cannot list connections through %s/connections: %s",
+			 pin_path, strerror(-ret));
+	return ret;
+}
+
 int status_datapath_read(const struct lb_maps *maps, const char *pin_path, bool with_connections,
 			 struct status_datapath *out, char *err, size_t errlen)
 {
-	char path[4200];
 	int ret;
 
 	memset(out, 0, sizeof(*out));
@@ -44,12 +67,7 @@ int status_datapath_read(const struct lb_maps *maps, const char *pin_path, bool 
 	}
 	if (!with_connections)
 		return 0;
-	snprintf(path, sizeof(path), "%s/connections", pin_path);
-	ret = iter_read_pinned(path, sizeof(*out->conns), add_conn, out);
-	if (ret)
-		snprintf(err, errlen, "cannot list connections through %s: %s", path,
-			 strerror(-ret));
-	return ret;
+	return read_connections(pin_path, out, err, errlen);
 }
 
 void status_datapath_free(struct status_datapath *d)
@@ -151,10 +169,20 @@ void status_datapath_text(const struct lb_maps *maps, const struct status_datapa
 	    (unsigned long long)(e[SOCKLB_DP_UNTRACKED_STORAGE] + e[SOCKLB_DP_UNTRACKED_HANDOFF]),
 	    (unsigned long long)e[SOCKLB_DP_UNTRACKED_STORAGE],
 	    (unsigned long long)e[SOCKLB_DP_UNTRACKED_HANDOFF]);
+	if (e[SOCKLB_DP_UNREGISTERED_NETNS])
+		printf("data path: %llu connections in namespaces netns_conns had no room for "
+		       "(not listed, not moved on this kernel)\n",
+		       (unsigned long long)e[SOCKLB_DP_UNREGISTERED_NETNS]);
 	print_ends(d);
 	if (!d->with_connections)
 		return;
-	printf("connections: %zu\n", d->n_conns);
+	printf("connections: %zu", d->n_conns);
+	if (d->conns_per_netns)
+		printf(" (listed namespace by namespace: this kernel refuses map-element "
+		       "iterators; %zu namespaces not entered%s%s)",
+		       d->netns_missed, d->netns_error ? ": " : "",
+		       d->netns_error ? strerror(-d->netns_error) : "");
+	printf("\n");
 	if (d->n_conns)
 		printf("  %-20s %-20s %8s %-11s %-46s %-46s %9s\n", "COOKIE", "NETNS", "PID",
 		       "PHASE", "VIP", "BACKEND", "AGE_S");
@@ -203,6 +231,7 @@ void status_datapath_json(const struct lb_maps *maps, const struct status_datapa
 	add_u64(dp, "refused_family", e[SOCKLB_DP_REFUSED_FAMILY]);
 	add_u64(dp, "untracked_storage", e[SOCKLB_DP_UNTRACKED_STORAGE]);
 	add_u64(dp, "untracked_handoff", e[SOCKLB_DP_UNTRACKED_HANDOFF]);
+	add_u64(dp, "unregistered_netns", e[SOCKLB_DP_UNREGISTERED_NETNS]);
 	for (__u32 r = 0; r < SOCKLB_END_REASONS; r++) {
 		json_object *o = json_object_new_object();
 
@@ -229,4 +258,9 @@ void status_datapath_json(const struct lb_maps *maps, const struct status_datapa
 	for (size_t i = 0; i < d->n_conns; i++)
 		json_object_array_add(conns, conn_json(maps, &d->conns[i], now));
 	json_object_object_add(root, "connections", conns);
+	json_object_object_add(
+	    root, "connections_listed",
+	    json_object_new_string(d->conns_per_netns ? "per-namespace" : "storage-iterator"));
+	json_object_object_add(root, "connections_netns_missed",
+			       json_object_new_int64((int64_t)d->netns_missed));
 }

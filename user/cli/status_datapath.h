@@ -19,6 +19,9 @@ struct status_datapath {
 	bool with_connections;
 	struct socklb_conn_record *conns;
 	size_t n_conns, cap_conns;
+	bool conns_per_netns; /* listed namespace by namespace (conn_walk.h) */
+	size_t netns_missed;  /* namespaces that could not be entered */
+	int netns_error;      /* why, -errno */
 };
 
 /* Reads the counters, and the connections too if with_connections; -errno. */

@@ -43,8 +43,8 @@ struct cluster_service_memory {
 	size_t n_ids;
 	/* monotonic: since when the plan has moved this node's connections; 0: it does not */
 	__u64 moving_since_ms;
-	bool at_once; /* those moves came with a scale-out: no settling */
-	bool view_known;      /* the last pass saw the cluster's counts */
+	bool at_once;	     /* those moves came with a scale-out: no settling */
+	bool view_known;     /* the last pass saw the cluster's counts */
 	__u64 cluster_conns; /* every node's connections to it then */
 	__u32 ranked_before; /* those of the nodes named before this one */
 };

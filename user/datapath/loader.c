@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include "datapath/loader.h"
+#include "datapath/kernel_features.h"
 #include "lib/log.h"
 #include "goaway.skel.h"
 #include "rebalance.skel.h"
@@ -296,7 +297,11 @@ static int pin_connections_iter(struct loader *l, char *err, size_t errlen)
 	if (unlink(path) && errno != ENOENT)
 		log_warn("msg=\"cannot unpin the connections iterator\" path=%s error=%s",
 			 log_q(path), log_q(strerror(errno)));
-	l->conn_iter = bpf_program__attach_iter(l->skel->progs.socklb_connections, &opts);
+	if (l->conns_per_netns)
+		l->conn_iter =
+		    bpf_program__attach_iter(l->skel->progs.socklb_connections_netns, NULL);
+	else
+		l->conn_iter = bpf_program__attach_iter(l->skel->progs.socklb_connections, &opts);
 	if (!l->conn_iter || bpf_link__pin(l->conn_iter, path)) {
 		int ret = errno ? -errno : -EIO;
 
@@ -305,6 +310,25 @@ static int pin_connections_iter(struct loader *l, char *err, size_t errlen)
 		return ret;
 	}
 	return 0;
+}
+
+/*
+ * One of the two connections iterators is loaded: over the socket-local
+ * storage, or, where the kernel refuses that kind, over one namespace's TCP
+ * sockets (then run in each, user/datapath/conn_walk.c).
+ */
+static void choose_connections_iter(struct loader *l)
+{
+	l->conns_per_netns = !kernel_has_map_elem_iters();
+	l->skel->rodata->socklb_cfg.netns_registry = l->conns_per_netns;
+	bpf_program__set_autoload(l->skel->progs.socklb_connections, !l->conns_per_netns);
+	bpf_program__set_autoload(l->skel->progs.socklb_connections_netns, l->conns_per_netns);
+	if (l->conns_per_netns)
+		log_warn(
+		    "msg=\"this kernel refuses iterators over map elements: connections are "
+		    "listed namespace by namespace\" effect=\"the rebalancer and status enter "
+		    "each network namespace holding balanced connections (netns_conns) instead "
+		    "of one walk\"");
 }
 
 static int load(struct loader *l, const struct loader_opts *o, char *err, size_t errlen)
@@ -320,6 +344,7 @@ static int load(struct loader *l, const struct loader_opts *o, char *err, size_t
 	ret = prepare_pins(l, err, errlen);
 	if (ret)
 		return ret;
+	choose_connections_iter(l);
 	ret = socklb_bpf__load(l->skel);
 	if (ret && l->adopted) {
 		snprintf(err, errlen,
@@ -468,6 +493,9 @@ struct rebalance_bpf *loader_load_rebalance(const struct loader *l, char *err, s
 		return NULL;
 	}
 	skel->rodata->socklb_cfg = l->opts.cfg;
+	skel->rodata->socklb_cfg.netns_registry = l->conns_per_netns;
+	/* Without map-element iterators the namespaces come from netns_conns (rebalancer.c). */
+	bpf_program__set_autoload(skel->progs.socklb_find_work, !l->conns_per_netns);
 	/* Sized as the data path's, so that its pinned maps are the ones reused. */
 	lb_maps_set_sizes(skel->obj, &l->opts.sizes);
 	ret = rebalance_bpf__load(skel);

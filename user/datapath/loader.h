@@ -33,6 +33,7 @@ struct loader {
 	struct bpf_link *links[LOADER_MAX_LINKS];
 	size_t n_links;
 	struct bpf_link *conn_iter; /* pinned as <pin path>/connections */
+	bool conns_per_netns;	    /* conn_iter is iter/tcp: see conn_walk.h */
 	int cgroup_fd;
 	int pin_dir_fd; /* held with flock: one agent per pin path */
 	char pin_path[4096];

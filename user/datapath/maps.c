@@ -373,6 +373,28 @@ int lb_maps_cancel_move(const struct lb_maps *maps, __u64 cookie)
 	return bpf_map_delete_elem(FD(maps, move_requests), &cookie) ? -errno : 0;
 }
 
+int lb_maps_for_each_netns(const struct lb_maps *maps, lb_netns_cb cb, void *arg)
+{
+	int fd = FD(maps, netns_conns), ret = 0;
+	__u64 key, next;
+	struct socklb_netns n;
+	bool first = true;
+
+	while (!ret && !bpf_map_get_next_key(fd, first ? NULL : &key, &next)) {
+		first = false;
+		key = next;
+		if (bpf_map_lookup_elem(fd, &key, &n))
+			continue; /* deleted meanwhile */
+		ret = cb(arg, key, &n);
+	}
+	return ret;
+}
+
+int lb_maps_forget_netns(const struct lb_maps *maps, __u64 cookie)
+{
+	return bpf_map_delete_elem(FD(maps, netns_conns), &cookie) ? -errno : 0;
+}
+
 int lb_maps_set_extra(const struct lb_maps *maps, __u32 id, __u32 extra)
 {
 	return bpf_map_update_elem(FD(maps, backend_extra), &id, &extra, BPF_ANY) ? -errno : 0;

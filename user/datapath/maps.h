@@ -115,6 +115,15 @@ int lb_maps_set_end_budget(const struct lb_maps *maps, __u32 id,
 			   const struct socklb_end_budget *budget);
 /* Withdraws a request; -ENOENT if there is none (the ender took it). */
 int lb_maps_cancel_move(const struct lb_maps *maps, __u64 cookie);
+/*
+ * Each network namespace netns_conns records (kept where the kernel has no
+ * map-element iterators); cb's non-zero return stops the walk and is
+ * returned.  0, or cb's return.
+ */
+typedef int (*lb_netns_cb)(void *arg, __u64 netns_cookie, const struct socklb_netns *n);
+int lb_maps_for_each_netns(const struct lb_maps *maps, lb_netns_cb cb, void *arg);
+/* Drops a namespace that is gone (no process, no connection left); -errno. */
+int lb_maps_forget_netns(const struct lb_maps *maps, __u64 cookie);
 /* The other nodes' connections on backend id, as least-conn adds them (cluster view). */
 int lb_maps_set_extra(const struct lb_maps *maps, __u32 id, __u32 extra);
 int lb_maps_read_extra(const struct lb_maps *maps, __u32 id, __u32 *extra);

@@ -154,7 +154,8 @@ static void render_datapath(FILE *out, const struct metrics_ctx *ctx)
 	    "socklb_untracked_total", "counter",
 	    "Connects balanced but not tracked (not counted for least-conn, not moved), by "
 	    "reason (storage: socket-local storage could not be allocated; handoff: the "
-	    "connect hook's choice did not reach sockops)."};
+	    "connect hook's choice did not reach sockops; netns: on a kernel without "
+	    "map-element iterators, its namespace found no room in netns_conns)."};
 	__u64 e[SOCKLB_DP_EVENTS] = {0};
 
 	lb_maps_read_dp_stats(ctx->maps, e);
@@ -168,6 +169,8 @@ static void render_datapath(FILE *out, const struct metrics_ctx *ctx)
 		(unsigned long long)e[SOCKLB_DP_UNTRACKED_STORAGE]);
 	fprintf(out, "%s{reason=\"handoff\"} %llu\n", untracked.name,
 		(unsigned long long)e[SOCKLB_DP_UNTRACKED_HANDOFF]);
+	fprintf(out, "%s{reason=\"netns\"} %llu\n", untracked.name,
+		(unsigned long long)e[SOCKLB_DP_UNREGISTERED_NETNS]);
 }
 
 void metrics_render(FILE *out, const struct metrics_ctx *ctx)

@@ -17,6 +17,10 @@
 #define PIDS_PER_NETNS 4
 
 /* A namespace to visit and processes through which to enter it. */
+#define MAX_NETNS_PER_TICK 4096
+/* How often the namespaces netns_conns holds are checked for gone ones. */
+#define NETNS_PRUNE_MS 10000
+
 struct netns_visit {
 	__u64 cookie;
 	__u32 pids[PIDS_PER_NETNS];
@@ -200,22 +204,66 @@ static int visit_record(void *arg, const void *record)
 }
 
 /*
+ * Without a finder (a kernel that refuses map-element iterators): the
+ * agent's namespace and each that netns_conns says holds balanced
+ * connections; the ender tells which have work.
+ */
+static size_t every_namespace(struct rebalancer *r, struct netns_visit *visits, size_t cap)
+{
+	static struct netns_door doors[MAX_NETNS_PER_TICK];
+	size_t n = conn_walk_namespaces(&r->conns, doors,
+					cap < MAX_NETNS_PER_TICK ? cap : MAX_NETNS_PER_TICK);
+	__u64 now_ms = mono_now_ms();
+
+	for (size_t i = 0; i < n; i++) {
+		visits[i] = (struct netns_visit){.cookie = doors[i].cookie, .n_pids = 1};
+		visits[i].pids[0] = doors[i].pid;
+	}
+	/* Gone namespaces leave the map (at most every 10 s: a rescan enters each). */
+	if (now_ms - r->pruned_ms >= NETNS_PRUNE_MS) {
+		r->pruned_ms = now_ms;
+		conn_walk_prune(&r->conns);
+	}
+	return n;
+}
+
+static int count_work(void *arg, const void *record)
+{
+	(void)record;
+	++*(size_t *)arg;
+	return 0;
+}
+
+/* Runs the ender in one namespace; how many connections it found with work, in *work. */
+static int end_in(struct rebalancer *r, const struct netns_visit *v, size_t *work)
+{
+	int link_fd = bpf_link__fd(r->iter_link);
+
+	if (r->find_link)
+		return netns_run_iter(&r->netns, link_fd, v->cookie, v->pids, v->n_pids);
+	return netns_read_iter(&r->netns, link_fd, v->cookie, v->n_pids ? v->pids[0] : 0, 1,
+			       count_work, work);
+}
+
+/*
  * The namespaces holding a connection to end, from the finder iterator (one
  * walk over every balanced connection, in the kernel); how many were found.
  */
 static size_t find_namespaces(struct rebalancer *r, struct netns_visit *visits, size_t cap)
 {
 	struct netns_search q = {visits, 0, cap};
-	int ret = iter_read_records(bpf_link__fd(r->find_link), sizeof(struct socklb_work_record),
-				    visit_record, &q);
+	int ret;
+
+	if (!r->find_link)
+		return every_namespace(r, visits, cap);
+	ret = iter_read_records(bpf_link__fd(r->find_link), sizeof(struct socklb_work_record),
+				visit_record, &q);
 
 	if (ret)
 		log_warn("msg=\"cannot look for connections to end\" error=%s",
 			 log_q(strerror(-ret)));
 	return q.n;
 }
-
-#define MAX_NETNS_PER_TICK 4096
 
 /*
  * Not allowed into a namespace that holds connections to end: said once (a
@@ -238,19 +286,17 @@ void rebalancer_act(struct rebalancer *r)
 {
 	static struct netns_visit visits[MAX_NETNS_PER_TICK];
 	__u64 start = mono_now_ns();
-	size_t n = find_namespaces(r, visits, MAX_NETNS_PER_TICK);
-	int link_fd = bpf_link__fd(r->iter_link);
+	size_t n = find_namespaces(r, visits, MAX_NETNS_PER_TICK), work = 0;
 
 	/* Work found (GOAWAYs not yet acted on among it): look again next tick. */
-	r->work_left = n > 0;
+	r->work_left = r->find_link && n > 0;
 
 	/* Start one namespace further each time, so no namespace always pays first. */
 	r->visit_start++;
 	for (size_t k = 0; k < n; k++) {
 		size_t i = (k + r->visit_start) % n;
 
-		int ret = netns_run_iter(&r->netns, link_fd, visits[i].cookie, visits[i].pids,
-					 visits[i].n_pids);
+		int ret = end_in(r, &visits[i], &work);
 
 		if (ret == -ENOENT)
 			log_debug("msg=\"network namespace gone, skipped\" netns_cookie=%llu",
@@ -263,6 +309,8 @@ void rebalancer_act(struct rebalancer *r)
 			    "error=%s",
 			    (unsigned long long)visits[i].cookie, log_q(strerror(-ret)));
 	}
+	if (!r->find_link)
+		r->work_left = work > 0;
 	r->act_ms = (double)(mono_now_ns() - start) / (double)NS_PER_MS;
 }
 
@@ -365,6 +413,8 @@ static int load(struct rebalancer *r, const struct loader *loader, char *err, si
 		snprintf(err, errlen, "cannot create the TCP iterator: %s", strerror(errno));
 		return -errno;
 	}
+	if (loader->conns_per_netns)
+		return 0; /* no finder: every namespace is visited */
 	r->find_link = bpf_program__attach_iter(r->skel->progs.socklb_find_work, &opts);
 	if (!r->find_link) {
 		snprintf(err, errlen, "cannot create the connection finder: %s", strerror(errno));
@@ -414,7 +464,7 @@ int rebalancer_start(struct rebalancer *r, const struct rebalancer_opts *opts,
 		goto fail;
 	ret = rebalancer_start_time_fair(r, loader);
 	if (ret) {
-		snprintf(err, errlen, "out of memory");
+		snprintf(err, errlen, "cannot start the time-fair rotation: %s", strerror(-ret));
 		goto fail;
 	}
 	table->changed = on_table_change;

@@ -12,7 +12,8 @@
 #include <stdbool.h>
 #include "lib/event_loop.h"
 #include "model/service_table.h"
-#include "rebalance/netns_iter.h"
+#include "datapath/conn_walk.h"
+#include "datapath/netns_iter.h"
 #include "rebalance/time_fair_pass.h"
 
 struct loader;
@@ -66,7 +67,8 @@ struct rebalancer {
 	bool work_left;		 /* the last act found connections to end or GOAWAYs to watch */
 	struct cluster *cluster; /* k8s: services balanced cluster-wide; NULL: none */
 	struct time_fair_pass *time_fair; /* NULL: off */
-	int conn_iter_fd;		  /* the data path's connections iterator */
+	struct conn_walk conns;		  /* the data path's connections */
+	__u64 pruned_ms;		  /* netns_conns last checked for gone namespaces */
 	struct socklb_conn_record *recs;  /* the last time-fair pass's connections */
 	size_t n_recs, cap_recs;
 	/* Called when what status shows of the rotation changed (the agent writes its state). */

@@ -98,7 +98,8 @@ static void report_time_fair(struct rebalancer *r)
 
 /*
  * The time-fair rotation's pass, when due: this node's connections from the
- * connections iterator (in the kernel, one read), then the policy.
+ * connections iterator (one read in the kernel, or one per namespace where
+ * map-element iterators are refused: conn_walk.h), then the policy.
  */
 void rebalancer_time_fair_tick(struct rebalancer *r)
 {
@@ -108,7 +109,7 @@ void rebalancer_time_fair_tick(struct rebalancer *r)
 	if (!time_fair_pass_due(r->time_fair, r->table, start / NS_PER_MS, wall_now_ms()))
 		return;
 	r->n_recs = 0;
-	ret = iter_read_records(r->conn_iter_fd, sizeof(*r->recs), collect_record, r);
+	ret = conn_walk_read(&r->conns, collect_record, r);
 	if (ret) {
 		log_warn("msg=\"cannot list connections for the time-fair rotation\" error=%s",
 			 log_q(strerror(-ret)));
@@ -169,7 +170,10 @@ int rebalancer_start_time_fair(struct rebalancer *r, const struct loader *loader
 				      r->opts.drain_deadline_ms};
 	struct time_fair_ops ops = {steer_op, extra_op, move_op, cancel_op, r};
 
-	r->conn_iter_fd = bpf_link__fd(loader->conn_iter);
+	int ret = conn_walk_init(&r->conns, bpf_link__fd(loader->conn_iter), &r->netns, r->maps);
+
+	if (ret)
+		return ret;
 	if (!r->opts.time_fair_window_ms)
 		return 0;
 	r->time_fair = time_fair_pass_new(&opts, r->opts.max_backends, &ops);

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-#include "rebalance/netns_iter.h"
+#include "datapath/netns_iter.h"
 #include "lib/clock.h"
 #include "lib/log.h"
 
@@ -60,15 +60,24 @@ void netns_runner_free(struct netns_runner *r)
 	r->doors = NULL;
 }
 
-static int read_iter(int iter_link_fd)
+/* What to do with an iterator's output: records to a callback, or nothing. */
+struct iter_sink {
+	size_t record_size;
+	iter_record_cb cb; /* NULL: the program prints nothing, reading walks it */
+	void *arg;
+};
+
+static int read_iter(int iter_link_fd, const struct iter_sink *sink)
 {
-	int fd = bpf_iter_create(iter_link_fd), ret;
 	char buf[256];
 	ssize_t n;
+	int fd, ret;
 
+	if (sink->cb)
+		return iter_read_records(iter_link_fd, sink->record_size, sink->cb, sink->arg);
+	fd = bpf_iter_create(iter_link_fd);
 	if (fd < 0)
 		return -errno;
-	/* The program prints nothing: reading walks the sockets to the end. */
 	while ((n = read(fd, buf, sizeof(buf))) > 0)
 		;
 	ret = n < 0 ? -errno : 0;
@@ -117,8 +126,8 @@ static int go_home(struct netns_runner *r)
 }
 
 /* Runs the iterator through the first of pids that leads into the namespace. */
-static int run_via(struct netns_runner *r, int iter_link_fd, __u64 netns_cookie, const __u32 *pids,
-		   size_t n_pids)
+static int run_via(struct netns_runner *r, int iter_link_fd, const struct iter_sink *sink,
+		   __u64 netns_cookie, const __u32 *pids, size_t n_pids)
 {
 	int ret = -ENOENT;
 
@@ -126,7 +135,7 @@ static int run_via(struct netns_runner *r, int iter_link_fd, __u64 netns_cookie,
 		int entered = enter(pids[i], netns_cookie), home;
 
 		if (entered == 0)
-			ret = read_iter(iter_link_fd);
+			ret = read_iter(iter_link_fd, sink);
 		else
 			ret = worse(entered, ret);
 		if (entered >= 0 && (home = go_home(r)))
@@ -197,31 +206,60 @@ static void build_doors(struct netns_runner *r)
 		closedir(proc);
 }
 
-static int run_via_doors(struct netns_runner *r, int iter_link_fd, __u64 netns_cookie)
+/* The doors, rebuilt if older than a second (a rescan costs a setns per namespace). */
+static void refresh_doors(struct netns_runner *r)
 {
 	__u64 now_ms = mono_now_ms();
 
-	/* A rescan costs a setns per namespace: at most once a second. */
 	if (now_ms - r->doors_built_ms >= 1000 || !r->doors_built_ms) {
 		build_doors(r);
 		r->doors_built_ms = now_ms;
 	}
+}
+
+size_t netns_doors(struct netns_runner *r, const struct netns_door **doors)
+{
+	refresh_doors(r);
+	*doors = r->doors;
+	return r->n_doors;
+}
+
+static int run_via_doors(struct netns_runner *r, int iter_link_fd, const struct iter_sink *sink,
+			 __u64 netns_cookie)
+{
+	refresh_doors(r);
 	for (size_t i = 0; i < r->n_doors; i++) {
 		if (r->doors[i].cookie == netns_cookie)
-			return run_via(r, iter_link_fd, netns_cookie, &r->doors[i].pid, 1);
+			return run_via(r, iter_link_fd, sink, netns_cookie, &r->doors[i].pid, 1);
 	}
 	return -ENOENT;
+}
+
+static int run_in(struct netns_runner *r, int iter_link_fd, const struct iter_sink *sink,
+		  __u64 netns_cookie, const __u32 *pids, size_t n_pids)
+{
+	int ret;
+
+	if (netns_cookie == r->own_cookie)
+		return read_iter(iter_link_fd, sink);
+	ret = run_via(r, iter_link_fd, sink, netns_cookie, pids, n_pids);
+	if (ret == 0)
+		return 0;
+	return worse(ret, run_via_doors(r, iter_link_fd, sink, netns_cookie));
 }
 
 int netns_run_iter(struct netns_runner *r, int iter_link_fd, __u64 netns_cookie, const __u32 *pids,
 		   size_t n_pids)
 {
-	int ret;
+	const struct iter_sink sink = {0, NULL, NULL};
 
-	if (netns_cookie == r->own_cookie)
-		return read_iter(iter_link_fd);
-	ret = run_via(r, iter_link_fd, netns_cookie, pids, n_pids);
-	if (ret == 0)
-		return 0;
-	return worse(ret, run_via_doors(r, iter_link_fd, netns_cookie));
+	return run_in(r, iter_link_fd, &sink, netns_cookie, pids, n_pids);
+}
+
+int netns_read_iter(struct netns_runner *r, int iter_link_fd, __u64 netns_cookie, __u32 pid,
+		    size_t record_size, iter_record_cb cb, void *arg)
+{
+	const struct iter_sink sink = {record_size, cb, arg};
+
+	return run_in(r, iter_link_fd, &sink, netns_cookie, &pid, 1);
 }

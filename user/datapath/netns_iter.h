@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <linux/types.h>
 
+#include "datapath/iter_read.h"
+
 /* A process through which a network namespace can be entered. */
 struct netns_door {
 	__u64 cookie;
@@ -45,5 +47,15 @@ __u64 current_netns_cookie(void);
  */
 int netns_run_iter(struct netns_runner *r, int iter_link_fd, __u64 netns_cookie, const __u32 *pids,
 		   size_t n_pids);
+
+/* The same for an iterator that writes records, each handed to cb. */
+int netns_read_iter(struct netns_runner *r, int iter_link_fd, __u64 netns_cookie, __u32 pid,
+		    size_t record_size, iter_record_cb cb, void *arg);
+
+/*
+ * One process per network namespace /proc shows (rescanned at most once a
+ * second), the agent's own among them; how many, the list in *doors.
+ */
+size_t netns_doors(struct netns_runner *r, const struct netns_door **doors);
 
 #endif
