@@ -15,6 +15,12 @@
  * Adding bytes leaves the socket's copied_seq 17 ahead of what TCP
  * received, so the next server PING ACK is cut to give them back (DEBT).
  * The verdict is always SK_PASS (or SK_DROP for an skb left empty).
+ *
+ * A connection with no server data coming gets it from the agent instead:
+ * the ender saw it idle at a frame boundary and asked (inject WANTED); the
+ * agent writes the 17 bytes on its injector socket and socklb_h2_inject
+ * redirects them into the client's receive queue, which leaves copied_seq
+ * alone (nothing owed).  An skb arriving first takes the GOAWAY itself.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -30,11 +36,16 @@ extern void *bpf_cast_to_kern_ctx(void *obj) __ksym;
 /* How long a pending GOAWAY waits for a PING ACK to replace before it is inserted. */
 #define SWAP_WAIT_NS (20 * 1000 * 1000ULL)
 
-/* GOAWAY, stream 0, last-stream-id 2^31-1 (every stream may finish), NO_ERROR. */
-static const __u8 goaway_frame[SKB_EDIT_LEN] = {
-    0x00, 0x00, 0x08, 0x07, 0x00, 0x00, 0x00, 0x00, 0x00,
-    0x7f, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00,
-};
+static const __u8 goaway_frame[SKB_EDIT_LEN] = SOCKLB_GOAWAY_FRAME;
+_Static_assert(SKB_EDIT_LEN == SOCKLB_GOAWAY_FRAME_LEN, "the GOAWAY is what an edit moves");
+
+/*
+ * How long after the injector's redirect took a GOAWAY an skb that is not
+ * whole frames may have been queued before it: the redirect takes the
+ * client socket's lock right after the program returns, so this is a few
+ * microseconds (1 ms leaves room for the agent's thread to be preempted).
+ */
+#define INJECT_RACE_NS (1000 * 1000ULL)
 
 /* The TCP sequence number of the skb's first byte. */
 static __always_inline __u32 skb_seq(struct __sk_buff *skb)
@@ -159,11 +170,41 @@ static __always_inline __u32 put_goaway(struct __sk_buff *skb, struct socklb_h2_
 	return 0;
 }
 
+/*
+ * An injection asked for: the first of this skb and the injector to change
+ * f->inject delivers the GOAWAY.  Returns true if the skb may carry it.
+ */
+static __always_inline bool injection_withdrawn(struct socklb_h2_follow *f)
+{
+	return f->inject != SOCKLB_INJECT_WANTED ||
+	       __sync_val_compare_and_swap(&f->inject, SOCKLB_INJECT_WANTED, SOCKLB_INJECT_NONE) ==
+		   SOCKLB_INJECT_WANTED;
+}
+
+/*
+ * Just injected: an skb that is not whole frames may have been queued
+ * ahead of the GOAWAY, which then stands inside a frame; the ender counts
+ * such a connection (INJECT_RACED).
+ */
+static __always_inline void note_inject_race(struct socklb_h2_follow *f, const struct walk *w)
+{
+	if (f->inject != SOCKLB_INJECT_SENT)
+		return;
+	if (bpf_ktime_get_ns() - f->inject_sent_ns >= INJECT_RACE_NS)
+		f->mode = SOCKLB_H2_DONE; /* past the race: nothing more to read */
+	else if (!(w->starts_frame && w->ends_frame))
+		f->inject_unclean = 1;
+}
+
 static __always_inline void deliver(struct __sk_buff *skb, struct socklb_h2_follow *f,
 				    const struct walk *w, __u32 len)
 {
 	__u64 now = bpf_ktime_get_ns();
-	__u32 where = put_goaway(skb, f, w, len, now - f->goaway_ns < SWAP_WAIT_NS);
+	__u32 where;
+
+	if (!injection_withdrawn(f))
+		return; /* the injector took it first */
+	where = put_goaway(skb, f, w, len, now - f->goaway_ns < SWAP_WAIT_NS);
 
 	if (!where)
 		return;
@@ -204,9 +245,48 @@ int socklb_h2_verdict(struct __sk_buff *skb)
 		return SK_PASS;
 	}
 	w.ends_frame = f->have == 0 && f->next_hdr == w.end;
+	note_inject_race(f, &w);
 	if (f->mode == SOCKLB_H2_DEBT)
 		return pay_back(skb, f, &w);
 	if (f->mode == SOCKLB_H2_FOLLOW && f->goaway == SOCKLB_GOAWAY_PENDING)
 		deliver(skb, f, &w, len);
+	return SK_PASS;
+}
+
+/*
+ * The agent's injector socket writes a GOAWAY for the connection named in
+ * inject_target: redirected into that socket's receive queue, if the ender's
+ * request still stands (an skb may have carried the GOAWAY meanwhile);
+ * anything else written is dropped.
+ */
+SEC("sk_msg")
+int socklb_h2_inject(struct sk_msg_md *msg)
+{
+	__u32 zero = 0;
+	__u64 *target = bpf_map_lookup_elem(&inject_target, &zero);
+	struct socklb_h2_follow *f;
+	__u64 cookie;
+
+	if (!target || !*target || msg->size != SOCKLB_GOAWAY_FRAME_LEN)
+		return SK_DROP;
+	cookie = *target;
+	f = bpf_map_lookup_elem(&h2_follow, &cookie);
+	if (!f || f->goaway != SOCKLB_GOAWAY_PENDING ||
+	    __sync_val_compare_and_swap(&f->inject, SOCKLB_INJECT_WANTED, SOCKLB_INJECT_SENT) !=
+		SOCKLB_INJECT_WANTED)
+		return SK_DROP;
+	if (bpf_msg_redirect_hash(msg, &h2_socks, &cookie, BPF_F_INGRESS) != SK_PASS) {
+		f->inject = SOCKLB_INJECT_NONE; /* not in h2_socks any more: nothing sent */
+		return SK_DROP;
+	}
+	/*
+	 * Into the receive queue, not the stream: nothing owed.  The follower
+	 * keeps reading through the race window (note_inject_race).
+	 */
+	f->inject_sent_ns = bpf_ktime_get_ns();
+	f->goaway = SOCKLB_GOAWAY_DELIVERED;
+	f->delivered_ns = f->inject_sent_ns;
+	count_h2(SOCKLB_H2_AT_INJECT);
+	count_goaway_delivered(f->reason);
 	return SK_PASS;
 }

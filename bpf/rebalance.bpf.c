@@ -39,16 +39,20 @@ int bpf_sock_destroy(struct sock_common *sk) __ksym;
  * sequence numbers, not times: a request sent in the same jiffy as the
  * answer before it is still a request outstanding.
  */
-static __always_inline bool tcp_idle(struct tcp_sock *tp, const struct socklb_sock *s)
+static __always_inline bool tcp_quiet(struct tcp_sock *tp, __u64 quiet_ns)
 {
 	__u32 now = (__u32)bpf_jiffies64();
-	__u32 quiet = ns_to_jiffies(socklb_cfg.idle_quiet_ns);
+	__u32 quiet = ns_to_jiffies(quiet_ns);
 	__u32 last_sent = tp->lsndtime;
 	__u32 last_recv = tp->inet_conn.icsk_ack.lrcvtime;
 
-	if (tp->snd_una != tp->snd_nxt || tp->rcv_nxt != tp->copied_seq)
-		return false;
-	if ((__s32)(now - last_sent) < (__s32)quiet || (__s32)(now - last_recv) < (__s32)quiet)
+	return (__s32)(now - last_sent) >= (__s32)quiet && (__s32)(now - last_recv) >= (__s32)quiet;
+}
+
+static __always_inline bool tcp_idle(struct tcp_sock *tp, const struct socklb_sock *s)
+{
+	if (tp->snd_una != tp->snd_nxt || tp->rcv_nxt != tp->copied_seq ||
+	    !tcp_quiet(tp, socklb_cfg.idle_quiet_ns))
 		return false;
 	return !s->sent_data || tp->rcv_nxt != s->rcv_nxt_at_send;
 }
@@ -67,6 +71,56 @@ static __always_inline void request_done(const struct socklb_sock *s, const stru
 
 	if (w->requested)
 		bpf_map_delete_elem(&move_requests, &cookie);
+}
+
+/*
+ * A record for the agent: a connection found with work (an end wanted or
+ * pending: the same set as socklb_find_work, for the agent that has no
+ * finder, on a kernel without map-element iterators, to know whether to
+ * come back next tick), or one to inject a GOAWAY into.
+ */
+static __always_inline void end_record(struct seq_file *seq, __u64 cookie, __u32 kind)
+{
+	struct socklb_end_record rec = {.cookie = cookie, .kind = kind};
+
+	bpf_seq_write(seq, &rec, sizeof(rec));
+}
+
+/* Quiet enough for an injection: not streaming (3 jiffies at 250 Hz), shorter than --idle-quiet. */
+#define AT_REST_QUIET_NS (10 * 1000 * 1000ULL)
+
+/*
+ * Every server byte received has been seen by the follower and the last
+ * one ends a frame, and nothing moved either way for the idle quiet time:
+ * a GOAWAY queued now stands between two frames, and server data is not
+ * streaming in.  A request may still wait for its answer (a WINDOW_UPDATE
+ * looks like one): the answer starts with a frame, after the GOAWAY, or
+ * carries the GOAWAY itself if it comes first (the compare-and-swap on
+ * inject).
+ */
+static __always_inline bool at_rest(struct tcp_sock *tp, const struct socklb_h2_follow *f)
+{
+	return f->mode == SOCKLB_H2_FOLLOW && f->have == 0 && f->next_hdr == f->expect &&
+	       f->expect == tp->rcv_nxt && tcp_quiet(tp, AT_REST_QUIET_NS);
+}
+
+/*
+ * A pending GOAWAY that no server skb will carry soon: the agent injects
+ * it (bpf/goaway.bpf.c, socklb_h2_inject).  Under the socket lock, as the
+ * verdict runs, so nothing moves between the test and the request.
+ */
+static __always_inline void want_injection(struct seq_file *seq, struct tcp_sock *tp,
+					   const struct socklb_sock *s, struct socklb_h2_follow *f)
+{
+	if (f->goaway != SOCKLB_GOAWAY_PENDING)
+		return;
+	if (!at_rest(tp, f)) {
+		end_record(seq, s->cookie, SOCKLB_END_REC_WAITING);
+		return;
+	}
+	f->inject_unclean = 0;
+	f->inject = SOCKLB_INJECT_WANTED;
+	end_record(seq, s->cookie, SOCKLB_END_REC_INJECT);
 }
 
 /*
@@ -103,14 +157,16 @@ static __always_inline void ask_goaway(struct socklb_sock *s, struct socklb_h2_f
  * Ends the socket: a GOAWAY if it is followed h2c, else destroyed if idle
  * or due.  Returns true if it was ended.
  */
-static __always_inline bool try_end(struct sock_common *skc, struct tcp_sock *tp,
-				    struct socklb_sock *s, const struct end_wish *w)
+static __always_inline bool try_end(struct seq_file *seq, struct sock_common *skc,
+				    struct tcp_sock *tp, struct socklb_sock *s,
+				    const struct end_wish *w)
 {
 	struct socklb_h2_follow *f = h2_follow_of(s->cookie);
 	bool idle;
 
 	if (h2_can_goaway(f)) {
 		ask_goaway(s, f, w);
+		want_injection(seq, tp, s, f);
 		request_done(s, w);
 		return true;
 	}
@@ -127,11 +183,12 @@ static __always_inline bool try_end(struct sock_common *skc, struct tcp_sock *tp
 }
 
 /*
- * A GOAWAY's connection still open: destroyed once due, or once idle if no
- * server data came to carry the GOAWAY.
+ * A GOAWAY's connection still open: injected into once at rest, destroyed
+ * once due, or once idle if neither server data nor the injector carried
+ * the GOAWAY.
  */
-static __always_inline void follow_up(struct sock_common *skc, struct tcp_sock *tp,
-				      const struct socklb_sock *s)
+static __always_inline void follow_up(struct seq_file *seq, struct sock_common *skc,
+				      struct tcp_sock *tp, const struct socklb_sock *s)
 {
 	struct socklb_h2_follow *f = h2_follow_of(s->cookie);
 	__u64 now = bpf_ktime_get_ns();
@@ -139,24 +196,24 @@ static __always_inline void follow_up(struct sock_common *skc, struct tcp_sock *
 
 	if (!f)
 		return;
+	/*
+	 * A part frame came just as the GOAWAY was injected, order unknown:
+	 * counted once.  Not destroyed: the client has read it by now, and a
+	 * stream it found broken fails its calls either way, while a reset
+	 * would fail them when the order was right.
+	 */
+	if (f->inject_unclean == 1) {
+		f->inject_unclean = 2;
+		count_h2(SOCKLB_H2_INJECT_RACED);
+	}
 	due = now >= f->force_after_ns;
+	if (!due)
+		want_injection(seq, tp, s, f);
 	if (!due && (f->goaway != SOCKLB_GOAWAY_PENDING ||
 		     now - f->goaway_ns < GOAWAY_IDLE_WAIT_NS || !tcp_idle(tp, s)))
 		return;
 	if (!bpf_sock_destroy(skc))
 		count_goaway_destroyed(f->reason, due);
-}
-
-/*
- * One byte per connection found with work (an end wanted or pending): the
- * same set as socklb_find_work, for the agent that has no finder (a kernel
- * without map-element iterators) to know whether to come back next tick.
- */
-static __always_inline void work_seen(struct seq_file *seq)
-{
-	__u8 one = 1;
-
-	bpf_seq_write(seq, &one, sizeof(one));
 }
 
 SEC("iter/tcp")
@@ -176,14 +233,14 @@ int socklb_end_connections(struct bpf_iter__tcp *ctx)
 	if (!s)
 		return 0;
 	if (end_pending(s)) {
-		work_seen(ctx->meta->seq);
-		follow_up(skc, tp, s);
+		end_record(ctx->meta->seq, s->cookie, SOCKLB_END_REC_WORK);
+		follow_up(ctx->meta->seq, skc, tp, s);
 		return 0;
 	}
 	if (!end_wanted(s, &wish))
 		return 0;
-	work_seen(ctx->meta->seq);
-	if (!try_end(skc, tp, s, &wish))
+	end_record(ctx->meta->seq, s->cookie, SOCKLB_END_REC_WORK);
+	if (!try_end(ctx->meta->seq, skc, tp, s, &wish))
 		return 0;
 	if (wish.budget && wish.budget->budget > 0)
 		wish.budget->budget--; /* one iterator runs at a time: the agent is one thread */

@@ -328,6 +328,28 @@ enum socklb_goaway_state {
 	SOCKLB_GOAWAY_DELIVERED = 2, /* in the client's receive stream */
 };
 
+/*
+ * A pending GOAWAY for a connection with no server data coming (idle, at a
+ * frame boundary) is not left waiting for a server skb: the agent injects
+ * it into the client's receive queue (an sk_msg redirect from its injector
+ * socket, bpf/goaway.bpf.c).  h2_follow.inject, changed by compare-and-swap
+ * so that exactly one of the injection and an skb arriving meanwhile (which
+ * then carries the GOAWAY as usual) delivers it.
+ */
+enum socklb_inject_state {
+	SOCKLB_INJECT_NONE = 0,
+	SOCKLB_INJECT_WANTED = 1, /* the ender asked the agent to inject */
+	SOCKLB_INJECT_SENT = 2,	  /* the injector's redirect took it */
+};
+
+/* GOAWAY, stream 0, last-stream-id 2^31-1 (every stream may finish), NO_ERROR. */
+#define SOCKLB_GOAWAY_FRAME_LEN 17
+#define SOCKLB_GOAWAY_FRAME                                                                        \
+	{                                                                                          \
+		0x00, 0x00, 0x08, 0x07, 0x00, 0x00, 0x00, 0x00, 0x00, 0x7f, 0xff, 0xff, 0xff,      \
+		    0x00, 0x00, 0x00, 0x00                                                         \
+	}
+
 struct socklb_h2_follow {
 	__u32 expect;	/* sequence number of the next server byte not yet seen */
 	__u32 next_hdr; /* sequence number of the next frame header's first byte */
@@ -340,6 +362,10 @@ struct socklb_h2_follow {
 	__u64 goaway_ns;      /* when the GOAWAY was asked for */
 	__u64 force_after_ns; /* destroyed if still open then */
 	__u64 delivered_ns;
+	__u64 inject;	      /* enum socklb_inject_state (64 bits: compare-and-swap) */
+	__u64 inject_sent_ns; /* when the injector's redirect took it */
+	__u32 inject_unclean; /* 1: a part-frame skb came as the injection was queued; 2: counted */
+	__u32 reserved;
 };
 
 /* The follower's event counts (h2_stats, per CPU). */
@@ -356,7 +382,9 @@ enum socklb_h2_event {
 	SOCKLB_H2_AT_INTERIOR = 9,   /* ... put at a frame start inside an skb */
 	SOCKLB_H2_PAYBACKS = 10,     /* a PING ACK cut to give the 17 bytes back */
 	SOCKLB_H2_EDIT_FAILED = 11,  /* an skb could not be edited (retried) */
-	SOCKLB_H2_EVENTS = 12,
+	SOCKLB_H2_AT_INJECT = 12,    /* ... injected into an idle connection by the agent */
+	SOCKLB_H2_INJECT_RACED = 13, /* ... within 1 ms of a part frame: order unknown */
+	SOCKLB_H2_EVENTS = 14,
 };
 
 /* What the connections iterator (pinned as <pin path>/connections) reports. */
@@ -375,6 +403,23 @@ struct socklb_conn_record {
  * What the rebalancer's finder iterator reports: a network namespace that
  * holds a connection to end, and a process through which to enter it.
  */
+/*
+ * What the ender (iter/tcp) writes: a connection with work (an end wanted
+ * or pending, for the agent without a finder), or one to inject a GOAWAY
+ * into (every agent).
+ */
+enum socklb_end_record_kind {
+	SOCKLB_END_REC_WORK = 0,
+	SOCKLB_END_REC_INJECT = 1,
+	SOCKLB_END_REC_WAITING = 2, /* a GOAWAY pending, no moment at rest yet: look again soon */
+};
+
+struct socklb_end_record {
+	__u64 cookie;
+	__u32 kind; /* enum socklb_end_record_kind */
+	__u32 reserved;
+};
+
 struct socklb_work_record {
 	__u64 netns_cookie;
 	__u32 pid;

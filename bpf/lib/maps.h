@@ -158,6 +158,27 @@ struct {
 	__type(value, struct socklb_h2_follow);
 } h2_follow SEC(".maps");
 
+/*
+ * The agent's injector socket ([0]) and the connection its next write goes
+ * to, by cookie: the sk_msg program of inject_socks redirects the write
+ * into that socket's receive queue (bpf/goaway.bpf.c).
+ */
+struct {
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__uint(type, BPF_MAP_TYPE_SOCKMAP);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} inject_socks SEC(".maps");
+
+struct {
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} inject_target SEC(".maps");
+
 /* Namespaces with balanced connections, by netns cookie (lib/netns_registry.h). */
 struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);

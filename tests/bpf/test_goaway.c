@@ -17,6 +17,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "datapath/goaway_injector.h"
+#include "datapath/iter_read.h"
 #include "fixture.h"
 #include "lib/clock.h"
 #include "rebalance.skel.h"
@@ -466,6 +468,145 @@ START_TEST(test_move_request_sends_a_goaway_then_forces_when_due)
 }
 END_TEST
 
+struct inject_records {
+	__u64 cookie;
+	size_t inject, waiting;
+};
+
+static int take_record(void *arg, const void *record)
+{
+	const struct socklb_end_record *rec = record;
+	struct inject_records *r = arg;
+
+	if (rec->cookie != r->cookie)
+		return 0;
+	r->inject += rec->kind == SOCKLB_END_REC_INJECT;
+	r->waiting += rec->kind == SOCKLB_END_REC_WAITING;
+	return 0;
+}
+
+/* The ender run once on a move request for c; what it asked for c. */
+static struct inject_records end_once(struct conn *c, struct bpf_link *ender)
+{
+	struct inject_records r = {.cookie = c->cookie};
+
+	ck_assert_int_eq(lb_maps_request_move(&c->f.loader.maps, c->cookie, SOCKLB_END_IMBALANCE,
+					      mono_now_ns() + 60 * NS_PER_SEC),
+			 0);
+	ck_assert_int_eq(iter_read_records(bpf_link__fd(ender), sizeof(struct socklb_end_record),
+					   take_record, &r),
+			 0);
+	return r;
+}
+
+/* An h2c connection, the agent's injector, and the ender, as the rebalancer has them. */
+struct inject_rig {
+	struct goaway_injector inj;
+	struct rebalance_bpf *rb;
+	struct bpf_link *ender;
+};
+
+static bool rig_open(struct inject_rig *g, struct conn *c, struct stream *s)
+{
+	char err[512];
+
+	if (!h2_conn(c, s))
+		return false;
+	ck_assert_msg(goaway_injector_open(&g->inj, &c->f.loader.maps, err, sizeof(err)) == 0, "%s",
+		      err);
+	g->rb = loader_load_rebalance(&c->f.loader, err, sizeof(err));
+	ck_assert_msg(g->rb != NULL, "%s", err);
+	g->ender = bpf_program__attach_iter(g->rb->progs.socklb_end_connections, NULL);
+	ck_assert_ptr_nonnull(g->ender);
+	return true;
+}
+
+static void rig_close(struct inject_rig *g, struct conn *c, struct stream *s)
+{
+	bpf_link__destroy(g->ender);
+	rebalance_bpf__destroy(g->rb);
+	goaway_injector_close(&g->inj);
+	free(s->b);
+	conn_close(c);
+}
+
+/*
+ * An idle connection at a frame boundary: the ender asks for an injection,
+ * and the injector's write lands in the client's stream at once, between
+ * frames, without a server byte.  What the server sends next follows
+ * intact (nothing to pay back), and a second write is refused.
+ */
+START_TEST(test_idle_connection_gets_the_goaway_injected_at_once)
+{
+	struct inject_records r;
+	struct inject_rig g;
+	struct stream s;
+	size_t from;
+	struct conn c;
+
+	if (!rig_open(&g, &c, &s))
+		return;
+	usleep(40000); /* at rest: quiet both ways */
+
+	r = end_once(&c, g.ender);
+	ck_assert_uint_eq(r.inject, 1);
+	ck_assert_uint_eq(follow_state(&c).inject, SOCKLB_INJECT_WANTED);
+	ck_assert_int_eq(goaway_injector_send(&g.inj, c.cookie), 0);
+	client_read(&c, s.n + sizeof(goaway), 0);
+	ck_assert_int_eq(goaway_at(&c.got), (long)s.n);
+	ck_assert_int_eq(follow_state(&c).goaway, SOCKLB_GOAWAY_DELIVERED);
+	ck_assert_int_eq(follow_state(&c).inject, SOCKLB_INJECT_SENT);
+	ck_assert_int_eq(goaway_injector_send(&g.inj, c.cookie), -EACCES);
+
+	/* The server's next frames come whole, none cut: the queue, not the stream, took it. */
+	from = s.n;
+	put_frame(&s, 3000, 0, 0, 1);
+	put_ping_ack(&s);
+	server_send(&c, &s, from, s.n, s.n + sizeof(goaway));
+	assert_added(&c.got, &s);
+	ck_assert_uint_eq(follow_state(&c).inject_unclean, 0);
+
+	rig_close(&g, &c, &s);
+}
+END_TEST
+
+/*
+ * An injection asked for, and server data comes first: the skb carries the
+ * GOAWAY (exactly one of the two delivers it) and the injector's write is
+ * refused.  A connection not at rest is reported waiting, not injected.
+ */
+START_TEST(test_server_data_before_the_injection_carries_the_goaway_instead)
+{
+	struct inject_records r;
+	struct inject_rig g;
+	struct stream s;
+	size_t from;
+	struct conn c;
+
+	if (!rig_open(&g, &c, &s))
+		return;
+
+	from = s.n;
+	put_frame(&s, 100, 0, 0, 1);
+	server_send(&c, &s, from, s.n, s.n);
+	r = end_once(&c, g.ender); /* a frame just came: not at rest */
+	ck_assert_uint_eq(r.inject, 0);
+	ck_assert_uint_eq(r.waiting, 1);
+	usleep(40000);
+	ck_assert_uint_eq(end_once(&c, g.ender).inject, 1);
+	usleep(25000); /* past the wait for a PING ACK to replace */
+	from = s.n;
+	put_frame(&s, 3000, 0, 0, 1);
+	server_send(&c, &s, from, s.n, s.n + sizeof(goaway));
+	assert_added(&c.got, &s);
+	ck_assert_int_eq(follow_state(&c).inject, SOCKLB_INJECT_NONE);
+	ck_assert_int_eq(goaway_injector_send(&g.inj, c.cookie), -EACCES);
+	client_read(&c, s.n + sizeof(goaway), 0); /* nothing more came */
+
+	rig_close(&g, &c, &s);
+}
+END_TEST
+
 Suite *bpf_goaway_suite(void)
 {
 	Suite *s = suite_create("bpf_goaway");
@@ -478,6 +619,8 @@ Suite *bpf_goaway_suite(void)
 	tcase_add_test(tc, test_goaway_replaces_a_ping_ack);
 	tcase_add_test(tc, test_added_goaway_is_paid_back_with_the_next_ping_ack);
 	tcase_add_test(tc, test_move_request_sends_a_goaway_then_forces_when_due);
+	tcase_add_test(tc, test_idle_connection_gets_the_goaway_injected_at_once);
+	tcase_add_test(tc, test_server_data_before_the_injection_carries_the_goaway_instead);
 	tcase_add_loop_test(tc, test_payback_deep_in_a_big_skb_keeps_the_stream_intact, 30000,
 			    30001);
 	tcase_add_loop_test(tc, test_payback_deep_in_a_big_skb_keeps_the_stream_intact, 60000,

@@ -148,8 +148,8 @@ START_TEST(test_ender_takes_idle_connections_first)
 		ck_assert_uint_eq(work.work[0].pid, (__u32)getpid());
 		ck_assert_uint_eq(work.work[0].backend_id, 1);
 	}
-	/* The ender saw work on one or both (one byte each), whichever came first. */
-	work.n = fixture_run_iter(ender);
+	/* The ender saw work on one or both (a record each), whichever came first. */
+	work.n = fixture_run_iter(ender) / sizeof(struct socklb_end_record);
 	ck_assert(work.n >= 1 && work.n <= 2);
 	ck_assert_msg(fixture_ended(idle), "the idle connection was not ended");
 	ck_assert_msg(!fixture_ended(busy), "the busy connection was ended before its deadline");

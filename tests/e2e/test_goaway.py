@@ -9,7 +9,8 @@ callers back-to-back on one channel, replies of 64 KiB or 1 MiB (server
 frames span many segments, so a GOAWAY put anywhere but at a boundary
 breaks the stream), --max-age 500ms so the rebalancer moves the connection
 about twice a second.  A cell passes with 0 failed calls, at least MOVES
-GOAWAYs delivered, and no connection destroyed after its GOAWAY.
+GOAWAYs delivered, and no connection destroyed after its GOAWAY; an idle
+client's GOAWAYs are injected by the agent (no server frame to carry them).
 Destroying them instead (--graceful=off) fails calls: the control shows
 the test can fail.
 """
@@ -55,6 +56,11 @@ def check_cell(stack, reply_bytes, busy=True):
     assert ended["goaway_then_forced"] == 0 and ended["forced"] == 0, ended
     assert len(conns) >= MOVES, len(conns)
     assert follower["not_h2c"] == 0, follower
+    # An injection that a part frame may have overtaken would be a broken stream.
+    assert follower["inject_raced"] == 0, follower
+    if not busy:
+        # Idle between calls: the agent injects the GOAWAY, no server frame waited for.
+        assert follower["injected"] >= MOVES, follower
 
 
 def test_grpcio_sync_idle_zero_failed_calls():

@@ -12,8 +12,9 @@
 
 static const char *const end_reasons[SOCKLB_END_REASONS] = SOCKLB_END_REASON_NAMES;
 static const char *const h2_events[SOCKLB_H2_EVENTS] = {
-    "followed",	   "follow_failed", "h2c",	   "not_h2c",  "lost_track",	"overlaps_cut",
-    "at_ping_ack", "at_skb_head",   "at_skb_tail", "at_frame", "ping_acks_cut", "edit_failed"};
+    "followed",	     "follow_failed", "h2c",	     "not_h2c",	    "lost_track",
+    "overlaps_cut",  "at_ping_ack",   "at_skb_head", "at_skb_tail", "at_frame",
+    "ping_acks_cut", "edit_failed",   "injected",    "inject_raced"};
 
 static int add_conn(void *arg, const void *record)
 {

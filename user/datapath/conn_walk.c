@@ -145,7 +145,7 @@ size_t conn_walk_prune(struct conn_walk *w)
 /* One namespace's connections; one no process leads to any more is no error. */
 static int walk_one(struct conn_walk *w, const struct netns_door *d, iter_record_cb cb, void *arg)
 {
-	int ret = netns_read_iter(w->netns, w->link_fd, d->cookie, d->pid,
+	int ret = netns_read_iter(w->netns, w->link_fd, d->cookie, &d->pid, 1,
 				  sizeof(struct socklb_conn_record), cb, arg);
 
 	if (ret == -ENOENT || ret == 0)

@@ -377,8 +377,10 @@ static int load(struct loader *l, const struct loader_opts *o, char *err, size_t
 /*
  * The GOAWAY follower (goaway.bpf.c) on the same pinned maps, its verdict
  * attached to h2_socks before sockops can put a socket there: a socket
- * joins a sockhash with the programs the map has at that moment.  An
- * earlier agent's program (--persist) is replaced in place.
+ * joins a sockhash with the programs the map has at that moment.  Its
+ * injector program goes on inject_socks, before the agent's injector
+ * socket joins it (user/datapath/goaway_injector.c).  An earlier agent's
+ * programs (--persist) are replaced in place.
  */
 static int load_goaway(struct loader *l, char *err, size_t errlen)
 {
@@ -398,6 +400,10 @@ static int load_goaway(struct loader *l, char *err, size_t errlen)
 		ret = bpf_prog_attach(bpf_program__fd(l->goaway->progs.socklb_h2_verdict),
 				      bpf_map__fd(l->skel->maps.h2_socks),
 				      BPF_SK_SKB_STREAM_VERDICT, 0);
+	if (!ret)
+		ret =
+		    bpf_prog_attach(bpf_program__fd(l->goaway->progs.socklb_h2_inject),
+				    bpf_map__fd(l->skel->maps.inject_socks), BPF_SK_MSG_VERDICT, 0);
 	if (ret) {
 		ret = ret < 0 ? ret : -EINVAL;
 		snprintf(err, errlen,
@@ -417,6 +423,9 @@ static void unload_goaway(struct loader *l)
 	if (!l->persist && l->loaded)
 		bpf_prog_detach2(bpf_program__fd(l->goaway->progs.socklb_h2_verdict),
 				 bpf_map__fd(l->skel->maps.h2_socks), BPF_SK_SKB_STREAM_VERDICT);
+	if (!l->persist && l->loaded)
+		bpf_prog_detach2(bpf_program__fd(l->goaway->progs.socklb_h2_inject),
+				 bpf_map__fd(l->skel->maps.inject_socks), BPF_SK_MSG_VERDICT);
 	goaway_bpf__destroy(l->goaway);
 	l->goaway = NULL;
 }

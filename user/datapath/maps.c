@@ -390,6 +390,21 @@ int lb_maps_for_each_netns(const struct lb_maps *maps, lb_netns_cb cb, void *arg
 	return ret;
 }
 
+int lb_maps_set_injector(const struct lb_maps *maps, int sock_fd)
+{
+	__u32 zero = 0;
+	__u64 fd = (__u64)sock_fd;
+
+	return bpf_map_update_elem(FD(maps, inject_socks), &zero, &fd, BPF_ANY) ? -errno : 0;
+}
+
+int lb_maps_set_inject_target(const struct lb_maps *maps, __u64 cookie)
+{
+	__u32 zero = 0;
+
+	return bpf_map_update_elem(FD(maps, inject_target), &zero, &cookie, BPF_ANY) ? -errno : 0;
+}
+
 int lb_maps_forget_netns(const struct lb_maps *maps, __u64 cookie)
 {
 	return bpf_map_delete_elem(FD(maps, netns_conns), &cookie) ? -errno : 0;

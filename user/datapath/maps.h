@@ -122,6 +122,10 @@ int lb_maps_cancel_move(const struct lb_maps *maps, __u64 cookie);
  */
 typedef int (*lb_netns_cb)(void *arg, __u64 netns_cookie, const struct socklb_netns *n);
 int lb_maps_for_each_netns(const struct lb_maps *maps, lb_netns_cb cb, void *arg);
+/* Puts the agent's injector socket in inject_socks (its writes are redirected). */
+int lb_maps_set_injector(const struct lb_maps *maps, int sock_fd);
+/* The connection the injector's next write goes to (socklb_h2_inject). */
+int lb_maps_set_inject_target(const struct lb_maps *maps, __u64 cookie);
 /* Drops a namespace that is gone (no process, no connection left); -errno. */
 int lb_maps_forget_netns(const struct lb_maps *maps, __u64 cookie);
 /* The other nodes' connections on backend id, as least-conn adds them (cluster view). */

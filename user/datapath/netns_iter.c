@@ -3,7 +3,6 @@
 #include "lib/clock.h"
 #include "lib/log.h"
 
-#include <bpf/bpf.h>
 #include <dirent.h>
 #include <errno.h>
 #include <stdbool.h>
@@ -60,29 +59,16 @@ void netns_runner_free(struct netns_runner *r)
 	r->doors = NULL;
 }
 
-/* What to do with an iterator's output: records to a callback, or nothing. */
+/* Where an iterator's records go. */
 struct iter_sink {
 	size_t record_size;
-	iter_record_cb cb; /* NULL: the program prints nothing, reading walks it */
+	iter_record_cb cb;
 	void *arg;
 };
 
 static int read_iter(int iter_link_fd, const struct iter_sink *sink)
 {
-	char buf[256];
-	ssize_t n;
-	int fd, ret;
-
-	if (sink->cb)
-		return iter_read_records(iter_link_fd, sink->record_size, sink->cb, sink->arg);
-	fd = bpf_iter_create(iter_link_fd);
-	if (fd < 0)
-		return -errno;
-	while ((n = read(fd, buf, sizeof(buf))) > 0)
-		;
-	ret = n < 0 ? -errno : 0;
-	close(fd);
-	return ret;
+	return iter_read_records(iter_link_fd, sink->record_size, sink->cb, sink->arg);
 }
 
 /*
@@ -248,18 +234,10 @@ static int run_in(struct netns_runner *r, int iter_link_fd, const struct iter_si
 	return worse(ret, run_via_doors(r, iter_link_fd, sink, netns_cookie));
 }
 
-int netns_run_iter(struct netns_runner *r, int iter_link_fd, __u64 netns_cookie, const __u32 *pids,
-		   size_t n_pids)
-{
-	const struct iter_sink sink = {0, NULL, NULL};
-
-	return run_in(r, iter_link_fd, &sink, netns_cookie, pids, n_pids);
-}
-
-int netns_read_iter(struct netns_runner *r, int iter_link_fd, __u64 netns_cookie, __u32 pid,
-		    size_t record_size, iter_record_cb cb, void *arg)
+int netns_read_iter(struct netns_runner *r, int iter_link_fd, __u64 netns_cookie, const __u32 *pids,
+		    size_t n_pids, size_t record_size, iter_record_cb cb, void *arg)
 {
 	const struct iter_sink sink = {record_size, cb, arg};
 
-	return run_in(r, iter_link_fd, &sink, netns_cookie, &pid, 1);
+	return run_in(r, iter_link_fd, &sink, netns_cookie, pids, n_pids);
 }

@@ -41,16 +41,14 @@ __u64 current_netns_cookie(void);
 
 /*
  * Runs iter_link_fd in the namespace whose cookie is netns_cookie, entered
- * through the first of pids still living in it.  Returns 0; -ENOENT if no
- * process leads there any more (the namespace is gone or emptied); -EACCES
- * or -EPERM if the agent may not enter it (CAP_SYS_PTRACE missing).
+ * through the first of pids still living in it (or any process /proc
+ * shows there), handing each record of record_size bytes to cb.  Returns
+ * 0 or cb's non-zero return; -ENOENT if no process leads there any more
+ * (the namespace is gone or emptied); -EACCES or -EPERM if the agent may
+ * not enter it (CAP_SYS_PTRACE missing).
  */
-int netns_run_iter(struct netns_runner *r, int iter_link_fd, __u64 netns_cookie, const __u32 *pids,
-		   size_t n_pids);
-
-/* The same for an iterator that writes records, each handed to cb. */
-int netns_read_iter(struct netns_runner *r, int iter_link_fd, __u64 netns_cookie, __u32 pid,
-		    size_t record_size, iter_record_cb cb, void *arg);
+int netns_read_iter(struct netns_runner *r, int iter_link_fd, __u64 netns_cookie, const __u32 *pids,
+		    size_t n_pids, size_t record_size, iter_record_cb cb, void *arg);
 
 /*
  * One process per network namespace /proc shows (rescanned at most once a

@@ -227,22 +227,52 @@ static size_t every_namespace(struct rebalancer *r, struct netns_visit *visits, 
 	return n;
 }
 
-static int count_work(void *arg, const void *record)
+/* What one act's ender runs reported: connections with work, GOAWAYs to inject. */
+struct end_reports {
+	struct rebalancer *r;
+	size_t work, waiting;
+};
+
+static int take_end_record(void *arg, const void *record)
 {
-	(void)record;
-	++*(size_t *)arg;
+	const struct socklb_end_record *rec = record;
+	struct end_reports *q = arg;
+	struct rebalancer *r = q->r;
+
+	if (rec->kind == SOCKLB_END_REC_WORK)
+		q->work++;
+	else if (rec->kind == SOCKLB_END_REC_WAITING)
+		q->waiting++;
+	else if (rec->kind == SOCKLB_END_REC_INJECT && r->n_injects < REBALANCER_MAX_INJECTS)
+		r->injects[r->n_injects++] = rec->cookie;
 	return 0;
 }
 
-/* Runs the ender in one namespace; how many connections it found with work, in *work. */
-static int end_in(struct rebalancer *r, const struct netns_visit *v, size_t *work)
+/* Runs the ender in one namespace, its records into q. */
+static int end_in(struct rebalancer *r, const struct netns_visit *v, struct end_reports *q)
 {
 	int link_fd = bpf_link__fd(r->iter_link);
 
-	if (r->find_link)
-		return netns_run_iter(&r->netns, link_fd, v->cookie, v->pids, v->n_pids);
-	return netns_read_iter(&r->netns, link_fd, v->cookie, v->n_pids ? v->pids[0] : 0, 1,
-			       count_work, work);
+	return netns_read_iter(&r->netns, link_fd, v->cookie, v->pids, v->n_pids,
+			       sizeof(struct socklb_end_record), take_end_record, q);
+}
+
+/*
+ * The GOAWAYs the ender asked for, written from the agent's own namespace
+ * (the redirect crosses namespaces): the sooner after the ender saw each
+ * connection at rest, the smaller the window for a part frame to come.
+ */
+static void inject_all(struct rebalancer *r)
+{
+	for (size_t i = 0; i < r->n_injects; i++) {
+		int ret = goaway_injector_send(&r->injector, r->injects[i]);
+
+		/* EACCES: the program refused it, an skb had carried the GOAWAY first. */
+		if (ret && ret != -EACCES)
+			log_debug("msg=\"cannot inject a GOAWAY\" cookie=%llu error=%s",
+				  (unsigned long long)r->injects[i], log_q(strerror(-ret)));
+	}
+	r->n_injects = 0;
 }
 
 /*
@@ -286,7 +316,8 @@ void rebalancer_act(struct rebalancer *r)
 {
 	static struct netns_visit visits[MAX_NETNS_PER_TICK];
 	__u64 start = mono_now_ns();
-	size_t n = find_namespaces(r, visits, MAX_NETNS_PER_TICK), work = 0;
+	size_t n = find_namespaces(r, visits, MAX_NETNS_PER_TICK);
+	struct end_reports q = {r, 0, 0};
 
 	/* Work found (GOAWAYs not yet acted on among it): look again next tick. */
 	r->work_left = r->find_link && n > 0;
@@ -296,7 +327,7 @@ void rebalancer_act(struct rebalancer *r)
 	for (size_t k = 0; k < n; k++) {
 		size_t i = (k + r->visit_start) % n;
 
-		int ret = end_in(r, &visits[i], &work);
+		int ret = end_in(r, &visits[i], &q);
 
 		if (ret == -ENOENT)
 			log_debug("msg=\"network namespace gone, skipped\" netns_cookie=%llu",
@@ -309,8 +340,10 @@ void rebalancer_act(struct rebalancer *r)
 			    "error=%s",
 			    (unsigned long long)visits[i].cookie, log_q(strerror(-ret)));
 	}
+	inject_all(r);
+	r->goaways_waiting = q.waiting > 0;
 	if (!r->find_link)
-		r->work_left = work > 0;
+		r->work_left = q.work > 0;
 	r->act_ms = (double)(mono_now_ns() - start) / (double)NS_PER_MS;
 }
 
@@ -423,6 +456,23 @@ static int load(struct rebalancer *r, const struct loader *loader, char *err, si
 	return 0;
 }
 
+/*
+ * With the GOAWAY follower: the injector, so that idle connections get
+ * their GOAWAY at once.  Without it (no loopback in the agent's namespace)
+ * they still get it, with the answer to their next call: said once.
+ */
+static void open_injector(struct rebalancer *r, const struct loader *loader)
+{
+	char err[256];
+
+	if (!loader->goaway)
+		return;
+	if (goaway_injector_open(&r->injector, r->maps, err, sizeof(err)))
+		log_warn("msg=\"GOAWAYs are not injected\" error=%s effect=\"an idle "
+			 "connection gets its GOAWAY with the answer to its next call\"",
+			 log_q(err));
+}
+
 int rebalancer_start(struct rebalancer *r, const struct rebalancer_opts *opts,
 		     const struct loader *loader, struct service_table *table,
 		     struct event_loop *loop, char *err, size_t errlen)
@@ -440,6 +490,8 @@ int rebalancer_start(struct rebalancer *r, const struct rebalancer_opts *opts,
 
 	r->dirty = true;
 	r->netns.own_netns_fd = -1;
+	r->injector.fd = r->injector.peer = -1;
+	r->injects = calloc(REBALANCER_MAX_INJECTS, sizeof(*r->injects));
 	r->mem = calloc(r->opts.max_backends + 1, sizeof(*r->mem));
 	r->pending = calloc(max_services + 1, sizeof(*r->pending));
 	r->pending_since_ms = calloc(max_services + 1, sizeof(*r->pending_since_ms));
@@ -448,7 +500,7 @@ int rebalancer_start(struct rebalancer *r, const struct rebalancer_opts *opts,
 	r->snapshot_keys = calloc(r->opts.max_backends + 1, sizeof(*r->snapshot_keys));
 	r->plan_ids = calloc(r->opts.max_backends + 1, sizeof(*r->plan_ids));
 	if (!r->plan_ids || !r->mem || !r->pending || !r->pending_since_ms || !r->budget_ids ||
-	    !r->snapshot || !r->snapshot_keys) {
+	    !r->snapshot || !r->snapshot_keys || !r->injects) {
 		snprintf(err, errlen, "out of memory");
 		ret = -ENOMEM;
 		goto fail;
@@ -467,6 +519,7 @@ int rebalancer_start(struct rebalancer *r, const struct rebalancer_opts *opts,
 		snprintf(err, errlen, "cannot start the time-fair rotation: %s", strerror(-ret));
 		goto fail;
 	}
+	open_injector(r, loader);
 	table->changed = on_table_change;
 	table->changed_arg = r;
 	ret = loop_timer_arm(loop, &r->tick_timer, r->opts.interval_ms, on_tick, r);
@@ -498,6 +551,9 @@ void rebalancer_stop(struct rebalancer *r)
 	r->find_link = NULL;
 	rebalance_bpf__destroy(r->skel);
 	r->skel = NULL;
+	goaway_injector_close(&r->injector);
+	free(r->injects);
+	r->injects = NULL;
 	netns_runner_free(&r->netns);
 	free(r->mem);
 	free(r->pending);

@@ -13,6 +13,7 @@
 #include "lib/event_loop.h"
 #include "model/service_table.h"
 #include "datapath/conn_walk.h"
+#include "datapath/goaway_injector.h"
 #include "datapath/netns_iter.h"
 #include "rebalance/time_fair_pass.h"
 
@@ -34,6 +35,9 @@ struct rebalancer_opts {
 	__u64 min_dwell_ms;	   /* no connection is rotated sooner after connecting */
 	__u32 max_backends;	   /* set by rebalancer_start from the maps' size */
 };
+
+/* GOAWAYs injected per act at most; the rest are asked for again next tick. */
+#define REBALANCER_MAX_INJECTS 4096
 
 struct backend_memory; /* per backend id: counters seen last tick, deadlines */
 
@@ -68,8 +72,12 @@ struct rebalancer {
 	struct cluster *cluster; /* k8s: services balanced cluster-wide; NULL: none */
 	struct time_fair_pass *time_fair; /* NULL: off */
 	struct conn_walk conns;		  /* the data path's connections */
-	__u64 pruned_ms;		  /* netns_conns last checked for gone namespaces */
-	struct socklb_conn_record *recs;  /* the last time-fair pass's connections */
+	struct goaway_injector injector;  /* fd -1: none (no --graceful, or no loopback) */
+	__u64 *injects;			  /* this act's GOAWAYs to inject, by cookie */
+	size_t n_injects;
+	bool goaways_waiting; /* the last act left GOAWAYs waiting for a moment at rest */
+	__u64 pruned_ms;      /* netns_conns last checked for gone namespaces */
+	struct socklb_conn_record *recs; /* the last time-fair pass's connections */
 	size_t n_recs, cap_recs;
 	/* Called when what status shows of the rotation changed (the agent writes its state). */
 	void (*status_changed)(void *arg);

@@ -23,8 +23,9 @@
  * A connection the rotation named is ended in an idle moment, and a client
  * calling every 100 ms is idle for a few tens of ms at a time: looked at
  * only on the 100-ms tick, the moment can be missed for seconds (the two
- * periods beat).  While such a move waits, look again every 10 ms (longer
- * if an act() costs more than 5 % of that).
+ * periods beat).  While such a move waits, or a GOAWAY waits for a moment
+ * at rest to be injected in, look again every 10 ms (longer if an act()
+ * costs more than 5 % of that).
  */
 
 static void on_chase(void *arg)
@@ -39,7 +40,8 @@ void rebalancer_chase(struct rebalancer *r)
 {
 	double gap = r->act_ms * CHASE_CPU_SHARE;
 
-	if (!time_fair_pass_moving(r->time_fair) || loop_timer_armed(&r->chase_timer))
+	if (!(time_fair_pass_moving(r->time_fair) || r->goaways_waiting) ||
+	    loop_timer_armed(&r->chase_timer))
 		return;
 	if (loop_timer_arm(r->loop, &r->chase_timer, gap > CHASE_MIN_MS ? (__u64)gap : CHASE_MIN_MS,
 			   on_chase, r))
